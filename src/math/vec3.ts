@@ -25,8 +25,4 @@ export const isFiniteVec = (a: ArrayLike<number>): boolean => {
 };
 export const clamp = (x: number, lo: number, hi: number): number => (x < lo ? lo : x > hi ? hi : x);
 /** Wrap an angle to (-pi, pi]. */
-export const wrapPi = (a: number): number => {
-  let r = (a + Math.PI) % (2 * Math.PI);
-  if (r < 0) r += 2 * Math.PI;
-  return r - Math.PI;
-};
+export const wrapPi = (a: number): number => a - 2 * Math.PI * Math.ceil((a - Math.PI) / (2 * Math.PI));

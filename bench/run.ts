@@ -1,0 +1,29 @@
+/**
+ * `npm run bench`: runs every benchmark and writes one JSON file per area under bench/results/.
+ * Benchmarks, not unit tests, check speed and memory targets.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cpus } from 'node:os';
+import { packageRoot } from '../src/paths.js';
+import { benchSim } from './sim.js';
+
+const outDir = join(packageRoot(), 'bench', 'results');
+mkdirSync(outDir, { recursive: true });
+
+const machine = { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, date: new Date().toISOString() };
+
+function write(name: string, data: Record<string, unknown>): void {
+  const p = join(outDir, `${name}.json`);
+  writeFileSync(p, JSON.stringify({ machine, ...data }, null, 2) + '\n');
+  console.log(`wrote ${p}`);
+}
+
+const only = process.argv[2];
+const benches: Record<string, () => Promise<Record<string, unknown>> | Record<string, unknown>> = {
+  sim: benchSim,
+};
+for (const [name, fn] of Object.entries(benches)) {
+  if (only && only !== name) continue;
+  write(name, await fn());
+}

@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+/**
+ * The brainpilot command line. Subcommands:
+ *   race          fly the built-in sim closed loop and report laps
+ *   sim render    write the camera view at the start pose (or a given pose)
+ *   sim tracks    list the shipped tracks
+ */
+import { writeFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { CONTROLLERS, RACE_DEFAULTS, flyRace, summaryLines, writeOutputs, type ControllerName } from './race.js';
+import { renderStill } from './render.js';
+import { listTracks, loadTrack } from '../../sim/track.js';
+import { listVehicles } from '../../sim/vehicle.js';
+import { CAMERA_PROFILES } from '../../sim/camera.js';
+
+function int(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer in [${min}, ${max}], got "${v}"`);
+    return n;
+  };
+}
+
+function num(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number in [${min}, ${max}], got "${v}"`);
+    return n;
+  };
+}
+
+const program = new Command();
+program.name('brainpilot').description('Fly a racing drone through gates from a camera and an IMU with a brain-like region pipeline.').showHelpAfterError();
+
+program
+  .command('race')
+  .description('fly the built-in simulator closed loop and report lap times')
+  .addOption(new Option('--controller <name>', 'who flies: oracle = PRIVILEGED baseline that reads true state').choices([...CONTROLLERS]).default(RACE_DEFAULTS.controller))
+  .option('--track <name|file>', `track name (${'see `brainpilot sim tracks`'}) or YAML path`, RACE_DEFAULTS.track)
+  .option('--vehicle <name|file>', 'vehicle parameters', RACE_DEFAULTS.vehicle)
+  .option('--laps <n>', 'laps to fly', int('--laps', 1, 100), RACE_DEFAULTS.laps)
+  .option('--seed <n>', 'random seed (noise, gate perturbation, drops)', int('--seed', 0, 2 ** 31 - 1), RACE_DEFAULTS.seed)
+  .option('--latency-ms <ms>', 'added camera latency, ms', num('--latency-ms', 0, 1000), RACE_DEFAULTS.latencyMs)
+  .option('--drop-rate <p>', 'camera frame drop probability', num('--drop-rate', 0, 0.95), RACE_DEFAULTS.dropRate)
+  .option('--no-map', 'do not give the controller the prior track map')
+  .option('--no-perturb', 'place the real gates exactly where the map says')
+  .option('--camera <profile>', `camera profile (${Object.keys(CAMERA_PROFILES).join(', ')})`, RACE_DEFAULTS.camera)
+  .option('--blind', 'do not render camera frames (only for controllers that do not need them)')
+  .option('--json <file>', 'write the results JSON here')
+  .option('--plot <file>', 'write a plot (.svg, with a .png twin; or .png)')
+  .option('--record <file>', 'write the full flight record (JSON)')
+  .action(async (o: Record<string, unknown>) => {
+    const opts = {
+      ...RACE_DEFAULTS,
+      controller: o['controller'] as ControllerName,
+      track: String(o['track']),
+      vehicle: String(o['vehicle']),
+      laps: Number(o['laps']),
+      seed: Number(o['seed']),
+      latencyMs: Number(o['latencyMs']),
+      dropRate: Number(o['dropRate']),
+      map: o['map'] !== false,
+      perturb: o['perturb'] !== false,
+      camera: String(o['camera']),
+      cameraEnabled: !o['blind'],
+      progress: Boolean(process.stderr.isTTY),
+    };
+    const { result, record } = flyRace(opts);
+    for (const l of summaryLines(result)) console.log(l);
+    await writeOutputs(result, record, { json: o['json'] as string | undefined, plot: o['plot'] as string | undefined, record: o['record'] as string | undefined });
+    process.exitCode = result.completed ? 0 : 1;
+  });
+
+const sim = program.command('sim').description('the built-in simulator');
+
+sim
+  .command('render')
+  .description('write the camera view at the start pose (or --pose) as PNG or JPEG')
+  .option('--track <name|file>', 'track', RACE_DEFAULTS.track)
+  .option('--camera <profile>', 'camera profile', RACE_DEFAULTS.camera)
+  .option('--pose <x,y,z,yawDeg>', 'camera body pose (ENU m, yaw deg); default: the start pose, lifted to gate height')
+  .option('--seed <n>', 'seed for pixel noise', int('--seed', 0, 2 ** 31 - 1), 1)
+  .option('--perturb', 'perturb gates from the map as a race would', false)
+  .requiredOption('--out <file>', 'output image (.png or .jpg)')
+  .action((o: Record<string, unknown>) => {
+    const out = String(o['out']);
+    const bytes = renderStill({
+      track: String(o['track']),
+      camera: String(o['camera']),
+      pose: o['pose'] as string | undefined,
+      seed: Number(o['seed']),
+      perturb: Boolean(o['perturb']),
+      format: out.toLowerCase().match(/\.jpe?g$/) ? 'jpeg' : 'png',
+    });
+    writeFileSync(out, bytes);
+    console.log(`wrote ${out}`);
+  });
+
+sim
+  .command('tracks')
+  .description('list the shipped tracks')
+  .action(() => {
+    for (const name of listTracks()) {
+      const t = loadTrack(name);
+      console.log(`${name.padEnd(16)} ${String(t.gates.length).padStart(2)} gates  ${t.description}`);
+    }
+  });
+
+sim
+  .command('vehicles')
+  .description('list the shipped vehicles')
+  .action(() => {
+    for (const name of listVehicles()) console.log(name);
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(`brainpilot: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 2;
+});

@@ -1,0 +1,25 @@
+/**
+ * What every region is: a typed input tract, a typed output tract, a pure-ish `step()` per tick
+ * (all side effects are on the region's own state), and explicit, serialisable learned state with
+ * a schema version. Innate regions have no learned state (they return null).
+ */
+export interface LearnedState {
+  /** Bumped whenever the layout of `data` changes; loading a different version is refused. */
+  schema: number;
+  data: Record<string, unknown>;
+}
+
+export interface Region<I, O> {
+  readonly name: string;
+  /** One tick. dtS is the time since the previous tick, already clamped by the caller. */
+  step(input: I, dtS: number): O;
+  /** Snapshot of what was learned (null for innate regions). */
+  saveState(): LearnedState | null;
+  /** Restore a snapshot; throws with a clear message on a schema mismatch or malformed data. */
+  loadState(s: LearnedState): void;
+  /** Forget everything learned (back to tick 0). */
+  reset(): void;
+}
+
+/** Clamp a tick's dt like PX4 does: guard the learners against zero, negative or huge steps. */
+export const clampDt = (dtS: number): number => (Number.isFinite(dtS) ? Math.min(0.05, Math.max(0.000125, dtS)) : 0.004);

@@ -1,0 +1,15 @@
+/**
+ * What a closed-loop runner needs from a controller, whatever it is made of (the region pipeline,
+ * the pid baseline, the privileged oracle). Sensors are pushed as they arrive; the runner asks for a
+ * command at the control rate. Returning null means "no new command" (the FC keeps the last one).
+ */
+import type { CameraFrame, FlightCommand, ImuSample } from './io.js';
+
+export interface Controller {
+  readonly name: string;
+  /** True when the controller reads ground truth (the oracle); such results are labelled privileged. */
+  readonly privileged: boolean;
+  onImu(sample: ImuSample): void;
+  onFrame(frame: CameraFrame): void;
+  command(nowS: number): FlightCommand | null;
+}
