@@ -17,6 +17,9 @@ export interface RenderBenchResult {
   /** Same flight with the profile's pixel noise applied inside render(). */
   noisyP50Ms: number;
   noisyP99Ms: number;
+  /** Same flight, `aigp-vq-mono` (mono8), clean. */
+  monoP50Ms: number;
+  monoP99Ms: number;
   profile: string;
   width: number;
   height: number;
@@ -40,6 +43,7 @@ export function benchRender(frames = 300): RenderBenchResult {
   const gates = benchGates();
   const renderer = new Renderer(gates, { seed: 7, distractors: randomDistractors(gates, 6, 7) });
   const profile = cameraProfile('aigp-vq');
+  const mono = cameraProfile('aigp-vq-mono');
   const out = new Uint8Array(frameBytes(profile));
   const rng = new Rng(1);
   const pose = (k: number): { pos: Vec3; yaw: number; pitch: number; roll: number } => {
@@ -53,13 +57,13 @@ export function benchRender(frames = 300): RenderBenchResult {
     const pos: Vec3 = [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
     return { pos, yaw: Math.atan2(b[1] - a[1], b[0] - a[0]), pitch: 0.25 + 0.1 * Math.sin(k * 0.21), roll: 0.3 * Math.sin(k * 0.13) };
   };
-  const run = (noisy: boolean): number[] => {
+  const run = (noisy: boolean, prof = profile): number[] => {
     const times: number[] = [];
     for (let k = 0; k < frames; k++) {
       const p = pose(k);
       const q = quatFromEuler(p.roll, p.pitch, p.yaw);
       const t0 = performance.now();
-      renderer.render(p.pos, q, profile, out, noisy ? rng : undefined);
+      renderer.render(p.pos, q, prof, out, noisy ? rng : undefined);
       times.push(performance.now() - t0);
     }
     return times.sort((x, y) => x - y);
@@ -67,14 +71,18 @@ export function benchRender(frames = 300): RenderBenchResult {
   // Warm-up (JIT, noise table).
   run(true);
   run(false);
+  run(false, mono);
   const clean = run(false);
   const noisy = run(true);
+  const monoT = run(false, mono);
   return {
     p50Ms: round3(pct(clean, 0.5)),
     p99Ms: round3(pct(clean, 0.99)),
     frames,
     noisyP50Ms: round3(pct(noisy, 0.5)),
     noisyP99Ms: round3(pct(noisy, 0.99)),
+    monoP50Ms: round3(pct(monoT, 0.5)),
+    monoP99Ms: round3(pct(monoT, 0.99)),
     profile: profile.name,
     width: profile.width,
     height: profile.height,

@@ -3,8 +3,9 @@
  * and the pinhole projection shared by the renderer and the tests.
  *
  * Frames: world ENU, body FLU (x forward, y left, z up), camera optical frame OpenCV (z forward,
- * x right, y down). The optical axis is body +x pitched UP by `tiltUpDeg` about body +y... i.e. the
- * camera looks above the nose, as on an FPV racer. The mount sits at `posFluM` in the body frame.
+ * x right, y down). The optical axis is body +x pitched UP by `tiltUpDeg` (a rotation of −tilt about
+ * body +y), so the camera looks above the nose, as on an FPV racer. The mount sits at `posFluM` in
+ * the body frame.
  */
 import { z } from 'zod';
 import type { Vec3 } from '../src/math/vec3.js';

@@ -15,8 +15,9 @@
 import type { Vec3 } from '../src/math/vec3.js';
 import type { RigidBodyState, VehicleParams } from './types.js';
 
-/** Gravity used everywhere in the simulator (and by the IMU's specific force), m/s². */
-export const GRAVITY_MS2 = 9.81;
+/** Gravity used everywhere in the simulator (and by the IMU's specific force), m/s²: the core's constant. */
+export { GRAVITY_MS2 } from '../src/math/constants.js';
+import { GRAVITY_MS2 } from '../src/math/constants.js';
 /** Default physics step: 1 kHz. */
 export const DEFAULT_PHYSICS_DT_S = 0.001;
 /** Longest internal step (500 Hz); longer `step` calls are split into equal sub-steps. */

@@ -1,7 +1,8 @@
 /**
  * Software renderer for the simulated FPV camera: sky with a horizon gradient, a procedurally
  * textured ground plane z = 0, the DCL gates as 3D square rings with high-contrast markings, and
- * optional distractor boxes/poles. Pure TypeScript, one core, ≈ 1–3 ms per 640×360 frame.
+ * optional distractor boxes/poles. Pure TypeScript, one core, ≈ 1.2 ms per 640×360 rgb8 frame
+ * (≈ 1.4 ms with noise; see bench/render.ts).
  *
  * How it works (per frame, no allocation in steady state):
  *  - background: per row, the world ray is linear in u, so the sky/ground split is one division;
@@ -12,12 +13,14 @@
  *    world (nothing below ground is ever visible from above it), transformed to the camera, clipped to
  *    the near plane, projected and scanline-filled with a per-pixel depth test. Per-pixel colour
  *    comes from the exact ray–plane intersection (perspective-correct face coordinates).
+ *  - noise: see applyNoise. Every emitted colour lies in 16..239 before noise (video levels), so the
+ *    default profiles' noise (std ≤ 4, clipped at ±16) is one 32-bit add per 4 bytes.
  *
- * Gate appearance (what a detector may rely on; see GATE_COLOURS): the ring face is saturated
- * orange; its inner edge carries a near-black band (0.10 m) and its outer edge a white/black checker
- * band (0.12 m wide; a 0.20 m 2D checker in the face plane, so
- * 0.20 m segments along each side). The inner tunnel faces are dark grey, the outer side faces
- * orange. Both faces of a gate look the same.
+ * Gate appearance (what a detector may rely on; see GATE_COLOURS, GATE_MARKINGS): the ring face is
+ * saturated orange; its inner edge carries a near-black band (0.10 m) and its outer edge a
+ * white/black checker band (0.12 m wide, 0.20 m squares of a checker laid in the face plane). The
+ * inner tunnel faces are dark grey, the outer side faces orange. Both faces of a gate look the same.
+ * Faces are lit by a fixed sun: colours are scaled by 0.8–1.0 depending on the face orientation.
  */
 import type { Vec3 } from '../src/math/vec3.js';
 import type { Quat } from '../src/math/quat.js';
@@ -28,7 +31,7 @@ import { type CameraProfile, cameraPoseWorld, newCameraPose } from './camera.js'
 
 export type Rgb = [number, number, number];
 
-/** Gate marking colours (before the mild per-face lighting, which scales them by 0.8–1.0). */
+/** Gate marking colours (before the per-face lighting, ×0.8–1.0, and the 16..239 level clamp). */
 export const GATE_COLOURS = Object.freeze({
   face: [255, 112, 0] as Rgb,
   innerBand: [22, 22, 28] as Rgb,
@@ -98,6 +101,10 @@ const HAZE_BY_LEVEL = [0, 0.04, 0.12, 0.28, 0.5, 0.7, 0.85, 0.93, 0.96, 0.97];
 const pack = (r: number, g: number, b: number): number => (r & 255) | ((g & 255) << 8) | ((b & 255) << 16);
 const lumaOf = (r: number, g: number, b: number): number => (77 * r + 150 * g + 29 * b + 128) >> 8;
 const clamp255 = (x: number): number => (x < 0 ? 0 : x > 255 ? 255 : Math.round(x));
+/** Headroom kept free at both ends of the 0..255 range so clipped noise never saturates. */
+const NOISE_HEADROOM = 16;
+/** Output levels: every colour the renderer emits is clamped to this range. */
+const levels = (x: number): number => Math.max(NOISE_HEADROOM, Math.min(255 - NOISE_HEADROOM, clamp255(x)));
 
 class Face {
   /** 4 corners, world, xyz interleaved. */
@@ -211,7 +218,7 @@ export class Renderer {
     const k = AMBIENT + DIFFUSE * Math.max(0, nd);
     for (let i = 0; i < 4; i++) {
       const c = cols[Math.min(i, cols.length - 1)]!;
-      const r = clamp255(c[0] * k), g = clamp255(c[1] * k), b = clamp255(c[2] * k);
+      const r = levels(c[0] * k), g = levels(c[1] * k), b = levels(c[2] * k);
       f.pal[i] = pack(r, g, b);
       f.palY[i] = lumaOf(r, g, b);
     }
@@ -372,9 +379,9 @@ export class Renderer {
       const h = HAZE_BY_LEVEL[Math.min(l, HAZE_BY_LEVEL.length - 1)]!;
       const off = this.lvOff[l]!;
       for (let i = 0; i < size * size; i++) {
-        const r = clamp255(cr[i]! * (1 - h) + HORIZON[0] * h);
-        const g = clamp255(cg[i]! * (1 - h) + HORIZON[1] * h);
-        const b = clamp255(cb[i]! * (1 - h) + HORIZON[2] * h);
+        const r = levels(cr[i]! * (1 - h) + HORIZON[0] * h);
+        const g = levels(cg[i]! * (1 - h) + HORIZON[1] * h);
+        const b = levels(cb[i]! * (1 - h) + HORIZON[2] * h);
         this.tex[off + i] = pack(r, g, b);
         this.texY[off + i] = lumaOf(r, g, b);
       }
@@ -385,9 +392,9 @@ export class Renderer {
     for (let i = 0; i < SKY_LUT_SIZE; i++) {
       const sinE = Math.sqrt((i + 0.5) / SKY_LUT_SIZE);
       const t = Math.pow(sinE, 0.55);
-      const r = clamp255(HORIZON[0] + (ZENITH[0] - HORIZON[0]) * t);
-      const g = clamp255(HORIZON[1] + (ZENITH[1] - HORIZON[1]) * t);
-      const b = clamp255(HORIZON[2] + (ZENITH[2] - HORIZON[2]) * t);
+      const r = levels(HORIZON[0] + (ZENITH[0] - HORIZON[0]) * t);
+      const g = levels(HORIZON[1] + (ZENITH[1] - HORIZON[1]) * t);
+      const b = levels(HORIZON[2] + (ZENITH[2] - HORIZON[2]) * t);
       this.sky[i] = pack(r, g, b);
       this.skyY[i] = lumaOf(r, g, b);
     }
@@ -397,14 +404,19 @@ export class Renderer {
 
   /**
    * Render the view from a body pose into `out` (row-major, `profile.encoding`, step = width·bpp).
-   * If `rng` is given and profile.noiseStd > 0, gaussian pixel noise is added (see applyNoise).
-   * Latency and frame drops are the caller's business (see frameTiming in camera.ts).
+   * If `rng` is given and profile.noiseStd > 0, gaussian pixel noise is added (one `rng.next()` per
+   * frame picks the offset into a precomputed gaussian table; each channel gets its own sample; for
+   * std ≤ 4 the noise is clipped at ±16 = ±4σ). Latency and frame drops are the caller's business
+   * (see frameTiming in camera.ts).
    */
   render(posEnuM: ArrayLike<number>, quat: Quat, profile: CameraProfile, out: Uint8Array, rng?: Rng): void {
     const W = profile.width, H = profile.height;
     const bpp = profile.encoding === 'rgb8' ? 3 : 1;
     const n = W * H * bpp;
     if (out.length < n) throw new Error(`render: output buffer has ${out.length} bytes, need ${n} (${W}×${H} ${profile.encoding})`);
+    if (!(Number.isFinite(posEnuM[0]!) && Number.isFinite(posEnuM[1]!) && Number.isFinite(posEnuM[2]!) && Number.isFinite(quat[0] + quat[1] + quat[2] + quat[3]))) {
+      throw new Error(`render: non-finite pose (pos ${Array.from(posEnuM).join(', ')}; quat ${quat.join(', ')})`);
+    }
     if (this.zbuf.length !== W * H) this.zbuf = new Float32Array(W * H);
     cameraPoseWorld(posEnuM, quat, (profile.tiltUpDeg * Math.PI) / 180, profile.posFluM, this.pose);
     this.drawBackground(profile, out, bpp === 3);
@@ -412,7 +424,12 @@ export class Renderer {
       this.zbuf.fill(Infinity);
       for (const f of this.faces) this.drawFace(f, profile, out, bpp === 3);
     }
-    if (rng && profile.noiseStd > 0) applyNoise(out, profile.noiseStd, rng, n);
+    if (rng && profile.noiseStd > 0) {
+      // Every colour the renderer emits lies in [NOISE_HEADROOM, 255 − NOISE_HEADROOM], so noise
+      // clipped to ±NOISE_HEADROOM needs no saturation: one 32-bit add per 4 bytes.
+      if (profile.noiseStd <= FAST_NOISE_MAX_STD) applyHeadroomNoise(out, profile.noiseStd, rng, n);
+      else applyNoise(out, profile.noiseStd, rng, n);
+    }
   }
 
   private drawBackground(p: CameraProfile, out: Uint8Array, rgb: boolean): void {
@@ -609,35 +626,113 @@ export class Renderer {
 // ---------------------------------------------------------------- noise
 
 const NOISE_BITS = 20;
+/** Entries of the byte noise tables; the packed tables hold the same samples 4 per word. */
 const NOISE_N = 1 << NOISE_BITS;
-const noiseTables = new Map<number, Int16Array>();
+const NOISE_MASK = NOISE_N - 1;
+const NOISE_WORDS = NOISE_N >> 2;
+const NOISE_WORD_MASK = NOISE_WORDS - 1;
+/** Largest std for which render() clips noise at ±NOISE_HEADROOM (= 4σ) and skips saturation. */
+const FAST_NOISE_MAX_STD = NOISE_HEADROOM / 4;
+const LANE_HI = 0x80808080 | 0;
+const LANE_LO = 0x7f7f7f7f;
 
-/** Gaussian noise table (rounded, scaled by std), built once per std from a fixed seed. */
-const noiseTable = (std: number): Int16Array => {
+interface NoiseTable {
+  /** Rounded N(0, std²) samples. */
+  b: Int16Array;
+  /** The same samples packed 4 per word as saturating lanes: p = max(n, 0), m = max(−n, 0). */
+  p: Int32Array;
+  m: Int32Array;
+  /** Samples clipped to ±NOISE_HEADROOM: bytes, and packed as one signed 32-bit addend per 4 lanes. */
+  bc: Int8Array;
+  d: Int32Array;
+}
+
+const noiseTables = new Map<number, NoiseTable>();
+
+/** Gaussian noise tables for one std, built once from a fixed seed (≈ 30 ms). */
+const noiseTable = (std: number): NoiseTable => {
   let t = noiseTables.get(std);
   if (!t) {
     const rng = new Rng(0x6e6f6973);
-    t = new Int16Array(NOISE_N);
-    for (let i = 0; i < NOISE_N; i++) t[i] = Math.max(-32768, Math.min(32767, Math.round(rng.gauss() * std)));
-    if (noiseTables.size > 8) noiseTables.clear();
+    const b = new Int16Array(NOISE_N), bc = new Int8Array(NOISE_N);
+    const p = new Int32Array(NOISE_WORDS), m = new Int32Array(NOISE_WORDS), d = new Int32Array(NOISE_WORDS);
+    for (let i = 0; i < NOISE_N; i++) {
+      const v = Math.max(-32768, Math.min(32767, Math.round(rng.gauss() * std)));
+      const vc = Math.max(-NOISE_HEADROOM, Math.min(NOISE_HEADROOM, v));
+      b[i] = v;
+      bc[i] = vc;
+      const sh = 8 * (i & 3), w = i >> 2;
+      if (v > 0) p[w] = p[w]! | (Math.min(v, 255) << sh);
+      else if (v < 0) m[w] = m[w]! | (Math.min(-v, 255) << sh);
+      // Σ vc·256^lane as a wrapped 32-bit integer: adding it to 4 packed bytes that each stay in
+      // 0..255 after their own addend is exact (no lane carries or borrows in the final result).
+      d[w] = (d[w]! + vc * 2 ** sh) | 0;
+    }
+    t = { b, p, m, bc, d };
+    if (noiseTables.size >= 8) noiseTables.clear();
     noiseTables.set(std, t);
   }
   return t;
 };
 
+/** Per-byte-lane saturating x + p − m (SWAR on 4 lanes of 8 bits). */
+const satNoise = (x: number, p: number, m: number): number => {
+  const s = ((x & LANE_LO) + (p & LANE_LO)) ^ ((x ^ p) & LANE_HI);
+  const carry = ((x & p) | ((x | p) & ~s)) & LANE_HI;
+  const r = s | Math.imul(carry >>> 7, 255);
+  const d = ((r | LANE_HI) - (m & LANE_LO)) ^ ((r ^ ~m) & LANE_HI);
+  const borrow = ((~r & m) | (~(r ^ m) & d)) & LANE_HI;
+  return d & ~Math.imul(borrow >>> 7, 255);
+};
+
 /**
- * Add zero-mean gaussian noise of `std` grey levels to each byte (each channel independently),
- * clamped to 0..255. Uses a 2^20-entry precomputed table read from a random offset drawn from `rng`
- * (one uniform per call), so it is cheap and reproducible from the rng's seed.
+ * Add zero-mean gaussian noise of `std` grey levels to each byte of data[0, length) (each channel
+ * independently), clamped to 0..255. Reads a 2^20-entry precomputed table from a random offset drawn
+ * from `rng` (one uniform per call): cheap and reproducible from the rng's seed. `render(…, rng)`
+ * already applies the profile's noise; use this for frames produced elsewhere.
  */
 export const applyNoise = (data: Uint8Array, std: number, rng: Rng, length: number = data.length): void => {
   if (!(std > 0)) return;
-  const tab = noiseTable(std);
-  const mask = NOISE_N - 1;
-  const off = (rng.next() * NOISE_N) | 0;
+  const t = noiseTable(std);
   const n = Math.min(length, data.length);
-  for (let i = 0; i < n; i++) {
-    const v = data[i]! + tab[(off + i) & mask]!;
+  const woff = (rng.next() * NOISE_WORDS) | 0;
+  let done = 0;
+  if ((data.byteOffset & 3) === 0 && n >= 4) {
+    const nw = n >> 2;
+    const u = new Int32Array(data.buffer, data.byteOffset, nw);
+    const p = t.p, m = t.m;
+    for (let i = 0; i < nw; i++) {
+      const k = (woff + i) & NOISE_WORD_MASK;
+      u[i] = satNoise(u[i]!, p[k]!, m[k]!);
+    }
+    done = nw << 2;
+  }
+  const b = t.b, base = woff << 2;
+  for (let i = done; i < n; i++) {
+    const v = data[i]! + b[(base + i) & NOISE_MASK]!;
     data[i] = v < 0 ? 0 : v > 255 ? 255 : v;
   }
+};
+
+/**
+ * The renderer's fast noise: like applyNoise but the noise is clipped to ±NOISE_HEADROOM and the data
+ * must already lie in [NOISE_HEADROOM, 255 − NOISE_HEADROOM] (true for every rendered pixel), so one
+ * 32-bit add per 4 bytes is exact.
+ */
+const applyHeadroomNoise = (data: Uint8Array, std: number, rng: Rng, length: number): void => {
+  const t = noiseTable(std);
+  const n = Math.min(length, data.length);
+  const woff = (rng.next() * NOISE_WORDS) | 0;
+  let done = 0;
+  if ((data.byteOffset & 3) === 0 && n >= 4) {
+    const nw = n >> 2;
+    const u = new Int32Array(data.buffer, data.byteOffset, nw);
+    const d = t.d;
+    const first = Math.min(nw, NOISE_WORDS - woff);
+    for (let i = 0, k = woff; i < first; i++, k++) u[i] = u[i]! + d[k]!;
+    for (let i = first, k = 0; i < nw; i++, k = (k + 1) & NOISE_WORD_MASK) u[i] = u[i]! + d[k]!;
+    done = nw << 2;
+  }
+  const bc = t.bc, base = woff << 2;
+  for (let i = done; i < n; i++) data[i] = data[i]! + bc[(base + i) & NOISE_MASK]!;
 };

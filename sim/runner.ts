@@ -75,6 +75,7 @@ export function runRace(sim: Sim, controller: Controller, opts: RunOptions): { r
     if (sim.tS + 1e-9 >= nextCmdS) {
       nextCmdS += period;
       const cmd = controller.command(sim.tS);
+      if (controller.disarmRequested?.() && sim.fc.armed) sim.disarm();
       if (cmd) {
         opts.onCommand?.(cmd);
         sim.sendCommand(cmd);

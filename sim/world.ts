@@ -12,7 +12,7 @@ import { FlightControllerEmulator } from './fc.js';
 import { GateJudge } from './gates.js';
 import { perturbTrack } from './track.js';
 import { Renderer } from './render.js';
-import { cameraProfile, type CameraProfile } from './camera.js';
+import { cameraProfile, makeCameraFrame, type CameraProfile } from './camera.js';
 import { ImuModel, type ImuConfig } from './imu.js';
 import type { SimEvent, TrackSpec, VehicleParams } from './types.js';
 
@@ -167,18 +167,7 @@ export class Sim {
     const s = this.quad.state;
     this.renderer.render(s.posEnuM, s.quat, p, data, this.camRng);
     this.framesRendered++;
-    return {
-      stampS: this.tS,
-      arrivalS: this.tS + p.latencyS,
-      seq,
-      encoding: p.encoding,
-      width: p.width,
-      height: p.height,
-      step: p.width * (p.encoding === 'rgb8' ? 3 : 1),
-      data,
-      intrinsics: { width: p.width, height: p.height, fx: p.fx, fy: p.fy, cx: p.cx, cy: p.cy },
-      mount: { tiltUpRad: (p.tiltUpDeg * Math.PI) / 180, posFluM: [0, 0, 0] },
-    };
+    return makeCameraFrame(p, data, this.tS, seq);
   }
 
   /** Sensor samples whose arrival time has come (in arrival order). */

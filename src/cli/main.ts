@@ -40,8 +40,8 @@ program
   .option('--vehicle <name|file>', 'vehicle parameters', RACE_DEFAULTS.vehicle)
   .option('--laps <n>', 'laps to fly', int('--laps', 1, 100), RACE_DEFAULTS.laps)
   .option('--seed <n>', 'random seed (noise, gate perturbation, drops)', int('--seed', 0, 2 ** 31 - 1), RACE_DEFAULTS.seed)
-  .option('--latency-ms <ms>', 'added camera latency, ms', num('--latency-ms', 0, 1000), RACE_DEFAULTS.latencyMs)
-  .option('--drop-rate <p>', 'camera frame drop probability', num('--drop-rate', 0, 0.95), RACE_DEFAULTS.dropRate)
+  .option('--latency-ms <ms>', 'camera latency, exposure → arrival, ms (default: the camera profile\'s, 40 ms for aigp-vq)', num('--latency-ms', 0, 1000))
+  .option('--drop-rate <p>', 'camera frame drop probability (default: the camera profile\'s, 0.01 for aigp-vq)', num('--drop-rate', 0, 0.95))
   .option('--no-map', 'do not give the controller the prior track map')
   .option('--no-perturb', 'place the real gates exactly where the map says')
   .option('--camera <profile>', `camera profile (${Object.keys(CAMERA_PROFILES).join(', ')})`, RACE_DEFAULTS.camera)
@@ -57,8 +57,8 @@ program
       vehicle: String(o['vehicle']),
       laps: Number(o['laps']),
       seed: Number(o['seed']),
-      latencyMs: Number(o['latencyMs']),
-      dropRate: Number(o['dropRate']),
+      latencyMs: o['latencyMs'] as number | undefined,
+      dropRate: o['dropRate'] as number | undefined,
       map: o['map'] !== false,
       perturb: o['perturb'] !== false,
       camera: String(o['camera']),

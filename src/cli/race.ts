@@ -24,10 +24,10 @@ export interface RaceOptions {
   vehicle: string;
   laps: number;
   seed: number;
-  /** Added camera latency, ms. */
-  latencyMs: number;
-  /** Camera frame drop probability 0..1. */
-  dropRate: number;
+  /** Camera latency (exposure → arrival), ms; undefined = the camera profile's own. */
+  latencyMs?: number;
+  /** Camera frame drop probability 0..1; undefined = the camera profile's own. */
+  dropRate?: number;
   /** Give the controller the organisers' prior map. */
   map: boolean;
   /** Perturb real gates from the map (default true). */
@@ -43,8 +43,6 @@ export const RACE_DEFAULTS: RaceOptions = {
   vehicle: 'racer-280',
   laps: 3,
   seed: 1,
-  latencyMs: 0,
-  dropRate: 0,
   map: true,
   perturb: true,
   camera: 'aigp-vq',
@@ -53,7 +51,10 @@ export const RACE_DEFAULTS: RaceOptions = {
 };
 
 export function buildSim(o: RaceOptions): Sim {
-  const cam = cameraProfile(o.camera, { latencyS: o.latencyMs / 1000, dropRate: o.dropRate });
+  const over: { latencyS?: number; dropRate?: number } = {};
+  if (o.latencyMs !== undefined) over.latencyS = o.latencyMs / 1000;
+  if (o.dropRate !== undefined) over.dropRate = o.dropRate;
+  const cam = cameraProfile(o.camera, over);
   return new Sim({
     track: loadTrack(o.track),
     vehicle: loadVehicle(o.vehicle),

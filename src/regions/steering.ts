@@ -39,6 +39,8 @@ import { clampDt, type LearnedState, type Region } from './region.js';
 
 const DEG = Math.PI / 180;
 
+const clampAbs = (x: number, lim: number): number => (x < -lim ? -lim : x > lim ? lim : x);
+
 // ---------------------------------------------------------------------------------------------------
 // Config schemas (style 5): one schema per region, defaults in one place, a clear error on load.
 // ---------------------------------------------------------------------------------------------------
@@ -226,8 +228,9 @@ export function levellingRates(rollRad: number, pitchRad: number, gainPerS: numb
   let s = 1;
   if (Math.abs(wx) > maxRateRadS[0]) s = Math.min(s, maxRateRadS[0] / Math.abs(wx));
   if (Math.abs(wy) > maxRateRadS[1]) s = Math.min(s, maxRateRadS[1] / Math.abs(wy));
-  wx *= s;
-  wy *= s;
+  // Clamp after scaling too: s·wx can overshoot the limit by one ulp.
+  wx = clampAbs(wx * s, maxRateRadS[0]);
+  wy = clampAbs(wy * s, maxRateRadS[1]);
   out[0] = Number.isFinite(wx) ? wx : 0;
   out[1] = Number.isFinite(wy) ? wy : 0;
   out[2] = 0;
@@ -239,8 +242,6 @@ export function tiltAngle(rollRad: number, pitchRad: number): number {
   const cp = Math.cos(pitchRad);
   return Math.atan2(Math.hypot(Math.sin(pitchRad), Math.sin(rollRad) * cp), Math.cos(rollRad) * cp);
 }
-
-const clampAbs = (x: number, lim: number): number => (x < -lim ? -lim : x > lim ? lim : x);
 
 /**
  * The guard between the learners and the output. Innate: no learned state. Timing uses input.nowS

@@ -12,4 +12,9 @@ export interface Controller {
   onImu(sample: ImuSample): void;
   onFrame(frame: CameraFrame): void;
   command(nowS: number): FlightCommand | null;
+  /**
+   * True once the controller's own safety logic has decided to disarm (e.g. the guard's failsafe).
+   * A null command alone keeps the FC flying its last command, so adapters must act on this.
+   */
+  disarmRequested?(): boolean;
 }

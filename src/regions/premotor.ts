@@ -1,0 +1,158 @@
+/**
+ * Premotor guidance (innate): turns "where the gates are" into "which acceleration to ask for now".
+ *
+ * Claim: given any estimate of the gate poses and of the drone's state, it produces a flyable
+ * acceleration + heading that threads each gate along its axis. Measurement: the privileged oracle
+ * uses this same follower with true state and completes every shipped track (test/race.test.ts);
+ * the pipeline's lap success then measures only the quality of its estimates.
+ *
+ * Method: a polyline through every gate (entry point → centre → exit point along the gate's pass
+ * direction), a speed profile that slows for corners within an acceleration budget, pure pursuit
+ * toward a carrot ahead on the path plus a pull back onto the path.
+ */
+import { clamp, dot, norm, normalize, sub, type Vec3 } from '../math/vec3.js';
+
+export interface GatePose {
+  centerEnuM: Vec3;
+  /** Unit pass direction (gate +x) in ENU. */
+  forwardEnu: Vec3;
+}
+
+export interface FollowerConfig {
+  /** Cruise speed, m/s. */
+  cruiseMS: number;
+  /** Braking budget used to plan speeds, m/s². */
+  accelMS2: number;
+  /** Entry/exit point distance from the gate centre along its axis, m. */
+  approachM: number;
+  /** Velocity-error gain, 1/s, and path-pull gain, 1/s². */
+  kv: number;
+  kp: number;
+  /** Lowest speed at a vertex, m/s. */
+  minCornerMS: number;
+}
+
+export const FOLLOWER_DEFAULTS: FollowerConfig = { cruiseMS: 7, accelMS2: 9, approachM: 3, kv: 4.5, kp: 2, minCornerMS: 1.2 };
+
+export interface GuidanceOutput {
+  /** Desired acceleration, ENU m/s², gravity NOT included. */
+  accEnuMS2: Vec3;
+  /** Desired heading (yaw), rad, toward a point ahead on the path (keeps the camera on the gates). */
+  yawRad: number;
+  /** Reference speed at the current point, m/s. */
+  speedRefMS: number;
+  /** Index of the path segment being tracked. */
+  segment: number;
+  /** True once the end of the path is reached. */
+  finished: boolean;
+}
+
+interface PathPoint {
+  p: Vec3;
+  vMax: number;
+}
+
+/**
+ * Follows a polyline through a sequence of gates. The path can be rebuilt at any time (the
+ * hippocampus corrects gate poses as it sees them); progress is kept by gate index.
+ */
+export class GatePathFollower {
+  private path: PathPoint[] = [];
+  private segLen: number[] = [];
+  private seg = 0;
+  private yawRad: number;
+  readonly cfg: FollowerConfig;
+
+  constructor(cfg: Partial<FollowerConfig> = {}, initialYawRad = 0) {
+    this.cfg = { ...FOLLOWER_DEFAULTS, ...cfg };
+    this.yawRad = initialYawRad;
+  }
+
+  /** Build the path from a start point through the given gates (in order). */
+  setPath(startEnuM: Vec3, gates: readonly GatePose[], tailM = 4): void {
+    const e = this.cfg.approachM;
+    const pts: Vec3[] = [[startEnuM[0], startEnuM[1], startEnuM[2]]];
+    for (const g of gates) {
+      const f = g.forwardEnu, c = g.centerEnuM;
+      pts.push([c[0] - f[0] * e, c[1] - f[1] * e, c[2] - f[2] * e]);
+      pts.push([c[0], c[1], c[2]]);
+      pts.push([c[0] + f[0] * e, c[1] + f[1] * e, c[2] + f[2] * e]);
+    }
+    const last = pts[pts.length - 1]!, prev = pts[pts.length - 2] ?? last;
+    const d = normalize(sub(last, prev));
+    pts.push([last[0] + d[0] * tailM, last[1] + d[1] * tailM, last[2] + d[2] * tailM]);
+    const cruise = this.cfg.cruiseMS;
+    this.path = pts.map((p, i) => {
+      let vMax = cruise;
+      if (i > 0 && i < pts.length - 1) {
+        const a = normalize(sub(p, pts[i - 1]!));
+        const b = normalize(sub(pts[i + 1]!, p));
+        const turn = Math.acos(clamp(dot(a, b), -1, 1)); // 0 = straight, π = reversal
+        vMax = Math.max(this.cfg.minCornerMS, cruise * Math.pow(Math.cos(turn / 2), 2));
+      }
+      return { p, vMax };
+    });
+    this.path[0]!.vMax = Math.min(this.path[0]!.vMax, 0.5);
+    this.segLen = [];
+    for (let i = 0; i + 1 < this.path.length; i++) this.segLen.push(norm(sub(this.path[i + 1]!.p, this.path[i]!.p)));
+    // backward pass: never arrive at a vertex faster than the braking budget allows
+    for (let i = this.path.length - 2; i >= 0; i--) {
+      const lim = Math.sqrt(this.path[i + 1]!.vMax ** 2 + 2 * this.cfg.accelMS2 * 0.6 * this.segLen[i]!);
+      if (this.path[i]!.vMax > lim) this.path[i]!.vMax = lim;
+    }
+    this.seg = 0;
+  }
+
+  get segment(): number {
+    return this.seg;
+  }
+
+  step(posEnuM: Vec3, velEnuMS: Vec3): GuidanceOutput {
+    const p = posEnuM, v = velEnuMS;
+    if (this.path.length < 2) return { accEnuMS2: [-v[0], -v[1], -v[2]], yawRad: this.yawRad, speedRefMS: 0, segment: 0, finished: true };
+    // move to the next segment once past the current one's end
+    while (this.seg < this.segLen.length - 1) {
+      const a = this.path[this.seg]!.p, b = this.path[this.seg + 1]!.p;
+      const ab = sub(b, a);
+      if (dot(sub(p, a), ab) / Math.max(1e-9, dot(ab, ab)) < 1) break;
+      this.seg++;
+    }
+    const a = this.path[this.seg]!, b = this.path[this.seg + 1]!;
+    const ab = sub(b.p, a.p);
+    const L = Math.max(1e-9, norm(ab));
+    const tan: Vec3 = [ab[0] / L, ab[1] / L, ab[2] / L];
+    const t = clamp(dot(sub(p, a.p), tan), 0, L);
+    const finished = this.seg === this.segLen.length - 1 && t >= L - 1e-6;
+    const pRef: Vec3 = [a.p[0] + tan[0] * t, a.p[1] + tan[1] * t, a.p[2] + tan[2] * t];
+    const { accelMS2: acc, cruiseMS: cruise, kv, kp } = this.cfg;
+    const vB = Math.sqrt(b.vMax ** 2 + 2 * acc * 0.6 * (L - t));
+    const vRef = Math.min(cruise, vB, Math.max(a.vMax, Math.sqrt(a.vMax ** 2 + 2 * acc * t)));
+    // pure pursuit toward a carrot ahead on the path anticipates corners; the pull keeps the
+    // gate axis tracked tightly
+    const speed = norm(v);
+    const carrot = this.lookAhead(t, 1.0 + 0.35 * speed);
+    const dir = normalize(sub(carrot, p));
+    const out: Vec3 = [
+      kv * (dir[0] * vRef - v[0]) + kp * (pRef[0] - p[0]),
+      kv * (dir[1] * vRef - v[1]) + kp * (pRef[1] - p[1]),
+      kv * (dir[2] * vRef - v[2]) + kp * (pRef[2] - p[2]),
+    ];
+    const ahead = this.lookAhead(t, 3);
+    const dx = ahead[0] - p[0], dy = ahead[1] - p[1];
+    if (Math.hypot(dx, dy) > 0.5) this.yawRad = Math.atan2(dy, dx);
+    return { accEnuMS2: out, yawRad: this.yawRad, speedRefMS: vRef, segment: this.seg, finished };
+  }
+
+  private lookAhead(t: number, distM: number): Vec3 {
+    let i = this.seg;
+    let left = distM + t;
+    while (i < this.segLen.length && left > this.segLen[i]!) {
+      left -= this.segLen[i]!;
+      i++;
+    }
+    if (i >= this.segLen.length) return this.path[this.path.length - 1]!.p;
+    const a = this.path[i]!.p, b = this.path[i + 1]!.p;
+    const f = left / Math.max(1e-9, this.segLen[i]!);
+    return [a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f, a[2] + (b[2] - a[2]) * f];
+  }
+}

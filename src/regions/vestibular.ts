@@ -1,0 +1,164 @@
+/**
+ * Vestibular nuclei (brainstem, innate): attitude from the IMU.
+ *
+ * Claim: a gyro calibrated at rest and integrated keeps the attitude within about a degree over a
+ * race (the accelerometer cannot observe tilt in flight: it feels thrust, not gravity). It buys
+ * every other region a body→world rotation; measurement: attitude error vs truth in
+ * test/vestibular.test.ts and in the closed-loop runs.
+ *
+ * Method: at rest before take-off (the drone sits on its start pad, as real FCs calibrate at
+ * arming) average the gyro → bias, average the accelerometer → roll and pitch; yaw comes from the
+ * start pose. Then integrate the bias-corrected gyro each sample; remove gravity from the rotated
+ * specific force for the path integrator. A short history of attitudes lets delayed camera frames be
+ * placed at the attitude they were exposed with.
+ */
+import { GRAVITY_MS2 } from '../math/constants.js';
+import { quatFromEuler, quatIntegrate, quatRotate, quatToEuler, type Quat } from '../math/quat.js';
+import { isFiniteVec, type Vec3 } from '../math/vec3.js';
+import type { ImuSample } from '../tracts/io.js';
+import type { LearnedState, Region } from './region.js';
+
+export interface VestibularConfig {
+  /** Seconds of rest averaged for calibration. */
+  calibrationS: number;
+  /** Initial heading (from the start pose), rad. */
+  initialYawRad: number;
+  /** Attitude history kept for delayed measurements, s. */
+  historyS: number;
+}
+
+export const VESTIBULAR_DEFAULTS: VestibularConfig = { calibrationS: 0.3, initialYawRad: 0, historyS: 0.5 };
+
+export interface VestibularOutput {
+  /** Body → world attitude estimate. */
+  quat: Quat;
+  /** Bias-corrected body rates, FLU rad/s. */
+  rateRadS: Vec3;
+  /** World acceleration, ENU m/s², gravity removed (0 at rest). */
+  accEnuMS2: Vec3;
+  /** True once the at-rest calibration is done. */
+  calibrated: boolean;
+  stampS: number;
+  /** IMU samples refused (non-finite, time going backwards). */
+  rejected: number;
+}
+
+export class Vestibular implements Region<ImuSample, VestibularOutput> {
+  readonly name = 'vestibular';
+  readonly cfg: VestibularConfig;
+  private quat: Quat = [1, 0, 0, 0];
+  private readonly gyroBias: Vec3 = [0, 0, 0];
+  private readonly sumGyro: Vec3 = [0, 0, 0];
+  private readonly sumAcc: Vec3 = [0, 0, 0];
+  private nCal = 0;
+  private firstS = NaN;
+  private lastS = NaN;
+  private calibrated = false;
+  private rejected = 0;
+  private readonly out: VestibularOutput;
+  // ring buffer of (t, w, x, y, z)
+  private readonly hist: Float64Array;
+  private histHead = 0;
+  private histLen = 0;
+  private readonly histCap: number;
+
+  constructor(cfg: Partial<VestibularConfig> = {}) {
+    this.cfg = { ...VESTIBULAR_DEFAULTS, ...cfg };
+    this.histCap = Math.ceil(this.cfg.historyS * 2000) + 8;
+    this.hist = new Float64Array(this.histCap * 5);
+    this.quat = quatFromEuler(0, 0, this.cfg.initialYawRad);
+    this.out = { quat: this.quat, rateRadS: [0, 0, 0], accEnuMS2: [0, 0, 0], calibrated: false, stampS: 0, rejected: 0 };
+  }
+
+  step(s: ImuSample, _dtS = 0): VestibularOutput {
+    if (!isFiniteVec(s.gyroRadS) || !isFiniteVec(s.accelMS2) || !Number.isFinite(s.stampS) || s.stampS <= this.lastS) {
+      this.rejected++;
+      this.out.rejected = this.rejected;
+      return this.out;
+    }
+    const dt = Number.isNaN(this.lastS) ? 0 : Math.min(0.02, s.stampS - this.lastS);
+    this.lastS = s.stampS;
+    if (Number.isNaN(this.firstS)) this.firstS = s.stampS;
+    if (!this.calibrated) {
+      for (let i = 0; i < 3; i++) {
+        this.sumGyro[i] = this.sumGyro[i]! + s.gyroRadS[i]!;
+        this.sumAcc[i] = this.sumAcc[i]! + s.accelMS2[i]!;
+      }
+      this.nCal++;
+      if (s.stampS - this.firstS >= this.cfg.calibrationS) this.finishCalibration();
+    } else {
+      const w: Vec3 = [s.gyroRadS[0] - this.gyroBias[0], s.gyroRadS[1] - this.gyroBias[1], s.gyroRadS[2] - this.gyroBias[2]];
+      this.quat = quatIntegrate(this.quat, w, dt);
+      this.out.rateRadS = w;
+    }
+    const a = quatRotate(this.quat, s.accelMS2);
+    this.out.accEnuMS2 = this.calibrated ? [a[0], a[1], a[2] - GRAVITY_MS2] : [0, 0, 0];
+    this.out.quat = this.quat;
+    this.out.calibrated = this.calibrated;
+    this.out.stampS = s.stampS;
+    this.pushHistory(s.stampS);
+    return this.out;
+  }
+
+  private finishCalibration(): void {
+    const n = Math.max(1, this.nCal);
+    for (let i = 0; i < 3; i++) this.gyroBias[i] = this.sumGyro[i]! / n;
+    const ax = this.sumAcc[0] / n, ay = this.sumAcc[1] / n, az = this.sumAcc[2] / n;
+    // at rest the accelerometer reads +g along world up, expressed in the body frame
+    const roll = Math.atan2(ay, az);
+    const pitch = Math.atan2(-ax, Math.hypot(ay, az));
+    this.quat = quatFromEuler(roll, pitch, this.cfg.initialYawRad);
+    this.calibrated = true;
+  }
+
+  private pushHistory(tS: number): void {
+    const i = this.histHead * 5;
+    this.hist[i] = tS;
+    this.hist[i + 1] = this.quat[0];
+    this.hist[i + 2] = this.quat[1];
+    this.hist[i + 3] = this.quat[2];
+    this.hist[i + 4] = this.quat[3];
+    this.histHead = (this.histHead + 1) % this.histCap;
+    if (this.histLen < this.histCap) this.histLen++;
+  }
+
+  /** The attitude estimate at (or just before) time tS, for placing a delayed frame. */
+  attitudeAt(tS: number): Quat {
+    for (let k = 1; k <= this.histLen; k++) {
+      const i = ((this.histHead - k + this.histCap) % this.histCap) * 5;
+      if (this.hist[i]! <= tS) return [this.hist[i + 1]!, this.hist[i + 2]!, this.hist[i + 3]!, this.hist[i + 4]!];
+    }
+    return this.quat;
+  }
+
+  /** The current attitude estimate, body → world. */
+  get quatEstimate(): Quat {
+    return this.quat;
+  }
+
+  get euler(): Vec3 {
+    return quatToEuler(this.quat);
+  }
+
+  get isCalibrated(): boolean {
+    return this.calibrated;
+  }
+
+  saveState(): LearnedState | null {
+    return null;
+  }
+
+  loadState(_s: LearnedState): void {}
+
+  reset(): void {
+    this.quat = quatFromEuler(0, 0, this.cfg.initialYawRad);
+    this.gyroBias.fill(0);
+    this.sumGyro.fill(0);
+    this.sumAcc.fill(0);
+    this.nCal = 0;
+    this.firstS = NaN;
+    this.lastS = NaN;
+    this.calibrated = false;
+    this.histLen = 0;
+  }
+}
