@@ -1,0 +1,2 @@
+/** Betaflight SITL UDP packets and the ENU/FLU → SITL conventions. */
+export * from './packets.js';
