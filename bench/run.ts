@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { packageRoot } from '../src/paths.js';
 import { benchSim } from './sim.js';
+import { benchMsp } from './msp.js';
+import { benchLearn } from './learn.js';
 
 const outDir = join(packageRoot(), 'bench', 'results');
 mkdirSync(outDir, { recursive: true });
@@ -22,6 +24,8 @@ function write(name: string, data: Record<string, unknown>): void {
 const only = process.argv[2];
 const benches: Record<string, () => Promise<Record<string, unknown>> | Record<string, unknown>> = {
   sim: benchSim,
+  bridges: () => ({ msp: benchMsp() as Record<string, unknown> }),
+  learn: benchLearn,
 };
 for (const [name, fn] of Object.entries(benches)) {
   if (only && only !== name) continue;

@@ -172,14 +172,21 @@ export class DelayLine {
   }
 
   readDelayed(nowS: number, delayS: number, out: Float64Array): boolean {
-    const target = nowS - delayS;
+    // plain loop over the stamps (no helper returning doubles: those box a heap number per call)
+    const target = nowS - delayS, cap = this.capacity, stamp = this.stamp;
+    let slot = (this.head - 1 + cap) % cap;
+    let newer = -1;
     for (let k = 0; k < this.count; k++) {
-      const t = this.stampBack(k);
+      const t = stamp[slot]!;
       if (t <= target) {
-        // nearest of entry k (at or before target) and entry k−1 (after target)
-        if (k > 0 && this.stampBack(k - 1) - target < target - t) k--;
-        return this.readBack(k, out);
+        // nearest of this entry (at or before target) and the next newer one (after target)
+        if (newer >= 0 && stamp[newer]! - target < target - t) slot = newer;
+        const o = slot * this.dim;
+        for (let i = 0; i < this.dim; i++) out[i] = this.data[o + i]!;
+        return true;
       }
+      newer = slot;
+      slot = slot === 0 ? cap - 1 : slot - 1;
     }
     return false;
   }

@@ -39,6 +39,10 @@ export class TdGvf {
   nanCount = 0;
   /** TD error of the last update. */
   lastDelta = 0;
+  /** The prediction v(φ) at the features of the last step(), after its update. */
+  value = 0;
+  /** [cumulant, continuation γ] of the pending transition (see advance()). */
+  readonly transition = new Float64Array(2);
 
   constructor(opts: TdGvfOptions) {
     this.cfg = parseParams(TdGvfParams, opts, 'TdGvf');
@@ -54,6 +58,7 @@ export class TdGvf {
     this.meanNormSq = 0;
     this.updates = this.nanCount = 0;
     this.lastDelta = 0;
+    this.value = 0;
   }
 
   /** Forget the trajectory (not the weights): the next step() starts a new chain. */
@@ -73,14 +78,24 @@ export class TdGvf {
   /**
    * One transition from the previous call's features to `phi`: `cumulant` is received on this
    * transition, `gamma` is the continuation at `phi` (0 = the event happened, the prediction
-   * terminates here). Returns the updated prediction v(phi).
+   * terminates here). The updated prediction v(phi) is left in `value`.
+   * (A tiny wrapper so it inlines: V8 boxes every double passed to, or returned from, a call that
+   * is not inlined, and this runs every tick. The work is in advance(), which takes no doubles.)
    */
-  step(phi: ArrayLike<number>, cumulant: number, gamma: number): number {
+  step(phi: ArrayLike<number>, cumulant: number, gamma: number): void {
+    this.transition[0] = cumulant;
+    this.transition[1] = gamma;
+    this.advance(phi);
+  }
+
+  /** step() with the cumulant and continuation already in transition[0] and transition[1]. */
+  advance(phi: ArrayLike<number>): void {
+    const cumulant = this.transition[0]!, gamma = this.transition[1]!;
     const m = this.features, w = this.w, z = this.z, x = this.prevPhi;
     if (!allFinite(phi, m) || !Number.isFinite(cumulant) || !Number.isFinite(gamma)) {
       this.nanCount++;
-      this.cutTrace();
-      return this.hasPrev ? this.predict(x) : 0;
+      this.cutTrace(); // value keeps the last good prediction
+      return;
     }
     let nn = 0;
     for (let i = 0; i < m; i++) nn += phi[i]! * phi[i]!;
@@ -113,10 +128,15 @@ export class TdGvf {
         this.cutTrace();
         this.nanCount++;
       }
-    } else {
-      this.vOld = this.predict(phi);
     }
-    for (let i = 0; i < m; i++) x[i] = phi[i]!;
+    let v = 0;
+    for (let i = 0; i < m; i++) {
+      const p = phi[i]!;
+      v += w[i]! * p;
+      x[i] = p;
+    }
+    if (!this.hasPrev) this.vOld = v;
+    this.value = v;
     this.prevGamma = gamma;
     this.hasPrev = true;
     if (gamma === 0) {
@@ -124,13 +144,12 @@ export class TdGvf {
       this.z.fill(0);
       this.vOld = 0;
     }
-    return this.predict(phi);
   }
 
   saveState(): Record<string, unknown> {
     return {
       w: f64ToList(this.w), z: f64ToList(this.z), prevPhi: f64ToList(this.prevPhi), hasPrev: this.hasPrev,
-      prevGamma: this.prevGamma, vOld: this.vOld, meanNormSq: this.meanNormSq, updates: this.updates, nanCount: this.nanCount, lastDelta: this.lastDelta,
+      prevGamma: this.prevGamma, vOld: this.vOld, meanNormSq: this.meanNormSq, updates: this.updates, nanCount: this.nanCount, lastDelta: this.lastDelta, value: this.value,
     };
   }
 
@@ -145,6 +164,7 @@ export class TdGvf {
     this.updates = readNumber(d, 'updates', where);
     this.nanCount = readNumber(d, 'nanCount', where);
     this.lastDelta = readNumber(d, 'lastDelta', where);
+    this.value = readNumber(d, 'value', where);
   }
 }
 

@@ -13,7 +13,7 @@
  * placed at the attitude they were exposed with.
  */
 import { GRAVITY_MS2 } from '../math/constants.js';
-import { quatFromEuler, quatIntegrate, quatRotate, quatToEuler, type Quat } from '../math/quat.js';
+import { quatFromEuler, quatIntegrate, quatRotate, quatRotateInv, quatToEuler, type Quat } from '../math/quat.js';
 import { isFiniteVec, type Vec3 } from '../math/vec3.js';
 import type { ImuSample } from '../tracts/io.js';
 import type { LearnedState, Region } from './region.js';
@@ -27,7 +27,7 @@ export interface VestibularConfig {
   historyS: number;
 }
 
-export const VESTIBULAR_DEFAULTS: VestibularConfig = { calibrationS: 0.3, initialYawRad: 0, historyS: 0.5 };
+export const VESTIBULAR_DEFAULTS: VestibularConfig = { calibrationS: 1.0, initialYawRad: 0, historyS: 0.5 };
 
 export interface VestibularOutput {
   /** Body → world attitude estimate. */
@@ -55,6 +55,7 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
   private lastS = NaN;
   private calibrated = false;
   private rejected = 0;
+  private prevRate: Vec3 = [0, 0, 0];
   private readonly out: VestibularOutput;
   // ring buffer of (t, w, x, y, z)
   private readonly hist: Float64Array;
@@ -88,7 +89,10 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
       if (s.stampS - this.firstS >= this.cfg.calibrationS) this.finishCalibration();
     } else {
       const w: Vec3 = [s.gyroRadS[0] - this.gyroBias[0], s.gyroRadS[1] - this.gyroBias[1], s.gyroRadS[2] - this.gyroBias[2]];
-      this.quat = quatIntegrate(this.quat, w, dt);
+      // trapezoidal: the rate over the interval is the mean of its two end samples
+      const p = this.prevRate;
+      this.quat = quatIntegrate(this.quat, [(w[0] + p[0]) / 2, (w[1] + p[1]) / 2, (w[2] + p[2]) / 2], dt);
+      this.prevRate = w;
       this.out.rateRadS = w;
     }
     const a = quatRotate(this.quat, s.accelMS2);
@@ -109,6 +113,7 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
     const pitch = Math.atan2(-ax, Math.hypot(ay, az));
     this.quat = quatFromEuler(roll, pitch, this.cfg.initialYawRad);
     this.calibrated = true;
+    this.prevRate = [0, 0, 0];
   }
 
   private pushHistory(tS: number): void {
@@ -121,6 +126,29 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
     this.histHead = (this.histHead + 1) % this.histCap;
     if (this.histLen < this.histCap) this.histLen++;
   }
+
+  /**
+   * Vision correction of tilt: an upright gate's vertical axis seen in the body frame (`upBody`, unit)
+   * tells where world-up is. Rotate the estimate a fraction `gain` of the way so its predicted up
+   * agrees; only roll and pitch change (the correction axis is perpendicular to up). Returns the
+   * angle between predicted and observed up, rad.
+   */
+  correctTilt(upBody: Vec3, gain: number): number {
+    if (!this.calibrated || !isFiniteVec(upBody) || !(gain > 0)) return 0;
+    const n = Math.hypot(upBody[0], upBody[1], upBody[2]);
+    if (n < 0.5) return 0;
+    const o: Vec3 = [upBody[0] / n, upBody[1] / n, upBody[2] / n];
+    const p = quatRotateInv(this.quat, [0, 0, 1]);
+    // δθ = gain · (observed × predicted): R ← R·Exp(δθ) moves the predicted up onto the observed
+    const d: Vec3 = [o[1] * p[2] - o[2] * p[1], o[2] * p[0] - o[0] * p[2], o[0] * p[1] - o[1] * p[0]];
+    const err = Math.asin(Math.min(1, Math.hypot(d[0], d[1], d[2])));
+    this.quat = quatIntegrate(this.quat, [d[0] * gain, d[1] * gain, d[2] * gain], 1);
+    this.tiltCorrections++;
+    return err;
+  }
+
+  /** Vision tilt corrections applied so far. */
+  tiltCorrections = 0;
 
   /** The attitude estimate at (or just before) time tS, for placing a delayed frame. */
   attitudeAt(tS: number): Quat {
