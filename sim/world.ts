@@ -11,7 +11,7 @@ import { Quadrotor } from './physics.js';
 import { FlightControllerEmulator } from './fc.js';
 import { GateJudge } from './gates.js';
 import { perturbTrack } from './track.js';
-import { Renderer } from './render.js';
+import { Renderer, randomDistractors } from './render.js';
 import { cameraProfile, makeCameraFrame, type CameraProfile } from './camera.js';
 import { ImuModel, type ImuConfig } from './imu.js';
 import type { SimEvent, TrackSpec, VehicleParams } from './types.js';
@@ -33,6 +33,10 @@ export interface SimOptions {
   perturbGates?: boolean | { posM: number; yawDeg: number };
   /** Number of laps the judge counts before it reports the race finished. */
   laps?: number;
+  /** Gates the camera cannot see (occluded: they still count and still collide). */
+  hiddenGates?: readonly number[];
+  /** Distractor objects in the camera's scene (gate-like colours). */
+  distractors?: number;
 }
 
 interface QueuedCommand {
@@ -95,7 +99,10 @@ export class Sim {
     this.judge = new GateJudge(this.trueTrack, opts.vehicle.radiusM, opts.laps ?? 1);
     this.camera = opts.camera ?? cameraProfile('aigp-vq');
     this.cameraEnabled = opts.cameraEnabled ?? true;
-    this.renderer = new Renderer(this.trueTrack.gates, { seed: opts.seed });
+    const hidden = new Set(opts.hiddenGates ?? []);
+    const visible = this.trueTrack.gates.filter((g) => !hidden.has(g.index));
+    const distractors = opts.distractors ? randomDistractors(this.trueTrack.gates, opts.distractors, opts.seed) : undefined;
+    this.renderer = new Renderer(visible, { seed: opts.seed, ...(distractors ? { distractors } : {}) });
     this.imu = new ImuModel(opts.imu ?? {});
     this.commandLatencyS = opts.commandLatencyS ?? 0;
     const bytes = this.camera.width * this.camera.height * (this.camera.encoding === 'rgb8' ? 3 : 1);

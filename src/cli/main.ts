@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CONTROLLERS, RACE_DEFAULTS, flyRace, summaryLines, writeOutputs, type ControllerName } from './race.js';
 import { renderStill } from './render.js';
+import { ablationMarkdown, runAblation } from './ablate.js';
 import { listTracks, loadTrack } from '../../sim/track.js';
 import { listVehicles } from '../../sim/vehicle.js';
 import { CAMERA_PROFILES } from '../../sim/camera.js';
@@ -49,6 +50,7 @@ program
   .option('--json <file>', 'write the results JSON here')
   .option('--plot <file>', 'write a plot (.svg, with a .png twin; or .png)')
   .option('--record <file>', 'write the full flight record (JSON)')
+  .option('--state <file>', 'learned state: loaded if the file exists, saved at the end (pipeline)')
   .action(async (o: Record<string, unknown>) => {
     const opts = {
       ...RACE_DEFAULTS,
@@ -64,11 +66,37 @@ program
       camera: String(o['camera']),
       cameraEnabled: !o['blind'],
       progress: Boolean(process.stderr.isTTY),
+      statePath: o['state'] as string | undefined,
     };
     const { result, record } = flyRace(opts);
     for (const l of summaryLines(result)) console.log(l);
     await writeOutputs(result, record, { json: o['json'] as string | undefined, plot: o['plot'] as string | undefined, record: o['record'] as string | undefined });
     process.exitCode = result.completed ? 0 : 1;
+  });
+
+program
+  .command('ablate')
+  .description('fly the full pipeline, each learned region switched off, and the pid baseline under the stress each region exists for')
+  .option('--track <name|file>', 'track', RACE_DEFAULTS.track)
+  .option('--seeds <n>', 'seeds per cell (1..n)', int('--seeds', 1, 100), 5)
+  .option('--laps <n>', 'laps per run', int('--laps', 1, 20), 3)
+  .option('--json <file>', 'write the full report as JSON')
+  .option('--md <file>', 'write the table as Markdown')
+  .action((o: Record<string, unknown>) => {
+    const command = ['npx brainpilot ablate', `--track ${String(o['track'])}`, `--seeds ${Number(o['seeds'])}`, `--laps ${Number(o['laps'])}`]
+      .concat(o['json'] ? [`--json ${String(o['json'])}`] : [], o['md'] ? [`--md ${String(o['md'])}`] : [])
+      .join(' ');
+    const report = runAblation({
+      track: String(o['track']),
+      seeds: Number(o['seeds']),
+      laps: Number(o['laps']),
+      command,
+      onRun: (done, total, label) => process.stderr.write(`[${done}/${total}] ${label}\n`),
+    });
+    const md = ablationMarkdown(report);
+    if (o['json']) writeFileSync(String(o['json']), JSON.stringify(report, null, 2) + '\n');
+    if (o['md']) writeFileSync(String(o['md']), md);
+    console.log(md);
   });
 
 const sim = program.command('sim').description('the built-in simulator');

@@ -3,7 +3,8 @@
  * race with a progress bar, writes results JSON, the flight record and plots. This file (with the
  * rest of src/cli/) is the only part of src/ allowed to import the simulator.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { LearnedState } from '../regions/region.js';
 import cliProgress from 'cli-progress';
 import { Sim } from '../../sim/world.js';
 import { loadTrack, DEFAULT_TRACK } from '../../sim/track.js';
@@ -12,10 +13,12 @@ import { cameraProfile } from '../../sim/camera.js';
 import { OracleController } from '../../sim/oracle.js';
 import { runRace, type RaceResult } from '../../sim/runner.js';
 import type { Controller } from '../tracts/controller.js';
+import { Pipeline, type PipelineConfig } from '../pipeline.js';
+import { PidController } from '../controllers/pid.js';
 import type { FlightRecord } from '../report/record.js';
 import { plotSvg, svgToPng } from '../report/plot.js';
 
-export const CONTROLLERS = ['oracle'] as const;
+export const CONTROLLERS = ['pipeline', 'pid', 'oracle'] as const;
 export type ControllerName = (typeof CONTROLLERS)[number];
 
 export interface RaceOptions {
@@ -35,6 +38,15 @@ export interface RaceOptions {
   camera: string;
   cameraEnabled: boolean;
   progress: boolean;
+  /** Learned-state file: loaded before the run when it exists, written after it (pipeline only). */
+  statePath?: string;
+  /** Extra command latency (controller → FC), ms. */
+  commandLatencyMs?: number;
+  /** Gates hidden from the camera (0-based). */
+  hiddenGates?: number[];
+  distractors?: number;
+  /** Pipeline ablations (regions switched off). */
+  ablate?: PipelineConfig['ablate'];
 }
 
 export const RACE_DEFAULTS: RaceOptions = {
@@ -63,6 +75,9 @@ export function buildSim(o: RaceOptions): Sim {
     cameraEnabled: o.cameraEnabled,
     perturbGates: o.perturb,
     laps: o.laps,
+    commandLatencyS: (o.commandLatencyMs ?? 0) / 1000,
+    ...(o.hiddenGates ? { hiddenGates: o.hiddenGates } : {}),
+    ...(o.distractors ? { distractors: o.distractors } : {}),
   });
 }
 
@@ -70,6 +85,12 @@ export function buildController(name: ControllerName, sim: Sim, o: RaceOptions):
   switch (name) {
     case 'oracle':
       return new OracleController(() => sim.state, sim.trueTrack, sim.opts.vehicle, o.laps);
+    case 'pipeline':
+      return new Pipeline(pipelineConfigFor(sim, o));
+    case 'pid': {
+      const c = pipelineConfigFor(sim, o);
+      return new PidController(c.vehicle, c.start, c.gate);
+    }
     default: {
       const never: never = name;
       throw new Error(`unknown controller "${String(never)}"; choose one of: ${CONTROLLERS.join(', ')}`);
@@ -77,9 +98,30 @@ export function buildController(name: ControllerName, sim: Sim, o: RaceOptions):
   }
 }
 
+/**
+ * What the pipeline is told about the world: the airframe (as any stack is configured for its
+ * drone), the start box, the gate size, and — unless --no-map — the organisers' nominal map (the
+ * real gates stand elsewhere). Never the true pose or the true gates.
+ */
+export function pipelineConfigFor(sim: Sim, o: Pick<RaceOptions, 'map' | 'ablate'>): PipelineConfig {
+  const v = sim.opts.vehicle;
+  const map = sim.mapTrack;
+  const g0 = map.gates[0]!;
+  return {
+    vehicle: { massKg: v.massKg, maxThrustN: 4 * v.motorMaxThrustN, maxRateRadS: v.maxRateRadS },
+    start: { posEnuM: map.start.posEnuM, yawRad: map.start.yawRad },
+    prior: o.map ? map.gates.map((g) => ({ centerEnuM: g.centerEnuM, yawRad: g.yawRad })) : null,
+    gate: { innerM: g0.innerM, outerM: g0.outerM },
+    ...(o.ablate ? { ablate: o.ablate } : {}),
+  };
+}
+
 export function flyRace(o: RaceOptions): { result: RaceResult; record: FlightRecord } {
   const sim = buildSim(o);
   const controller = buildController(o.controller, sim, o);
+  if (o.statePath && controller instanceof Pipeline && existsSync(o.statePath)) {
+    controller.loadState(readLearnedState(o.statePath));
+  }
   let bar: cliProgress.SingleBar | undefined;
   const wall0 = Date.now();
   const out = runRace(sim, controller, {
@@ -100,7 +142,27 @@ export function flyRace(o: RaceOptions): { result: RaceResult; record: FlightRec
       : undefined,
   });
   bar?.stop();
+  if (o.statePath && controller instanceof Pipeline) writeFileSync(o.statePath, JSON.stringify({ brainpilotState: 1, regions: controller.saveState() }, null, 2) + '\n');
+  // the learning curve: lap time per lap
+  out.record.series = {
+    'learning curve': { x: out.result.laps.map((l) => l.lap), y: out.result.laps.map((l) => l.timeS), xLabel: 'lap', yLabel: 'lap time (s)' },
+  };
   return out;
+}
+
+/** Read a learned-state file written by a previous run, with a clear error when it is not one. */
+export function readLearnedState(path: string): Record<string, LearnedState> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${path}: not a readable JSON learned-state file (${e instanceof Error ? e.message : String(e)})`);
+  }
+  const r = raw as { brainpilotState?: unknown; regions?: unknown };
+  if (r.brainpilotState !== 1 || typeof r.regions !== 'object' || r.regions === null) {
+    throw new Error(`${path}: not a brainpilot learned-state file (expected {"brainpilotState": 1, "regions": {...}})`);
+  }
+  return r.regions as Record<string, LearnedState>;
 }
 
 export async function writeOutputs(

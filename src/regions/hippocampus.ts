@@ -336,13 +336,13 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
   }
 
   /** The gate poses to plan through, starting at the target (the target's live estimate first). */
-  upcoming(count: number): { centerEnuM: Vec3; yawRad: number; index: number }[] {
-    const out: { centerEnuM: Vec3; yawRad: number; index: number }[] = [];
+  upcoming(count: number): { centerEnuM: Vec3; yawRad: number; index: number; sigmaM: number }[] {
+    const out: { centerEnuM: Vec3; yawRad: number; index: number; sigmaM: number }[] = [];
     const n = this.gates.length;
     for (let k = 0; k < Math.min(count, n * 4); k++) {
       const idx = (this.target + k) % n;
       const g = this.gates[idx]!;
-      out.push({ centerEnuM: k === 0 ? this.targetCenter() : g.centerEnuM, yawRad: g.yawRad, index: idx });
+      out.push({ centerEnuM: k === 0 ? this.targetCenter() : g.centerEnuM, yawRad: g.yawRad, index: idx, sigmaM: k === 0 ? this.relativeSigmaM() : g.sigmaM });
     }
     return out;
   }

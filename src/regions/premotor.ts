@@ -16,6 +16,8 @@ export interface GatePose {
   centerEnuM: Vec3;
   /** Unit pass direction (gate +x) in ENU. */
   forwardEnu: Vec3;
+  /** Speed limit through this gate (e.g. from how well its position is known), m/s. */
+  maxSpeedMS?: number;
 }
 
 export interface FollowerConfig {
@@ -68,16 +70,28 @@ export class GatePathFollower {
     this.yawRad = initialYawRad;
   }
 
-  /** Build the path from a start point through the given gates (in order). */
-  setPath(startEnuM: Vec3, gates: readonly GatePose[], tailM = 4): void {
+  /**
+   * Build the path from a start point through the given gates (in order). `startSpeedMS` is the
+   * speed already flown at the start point: replanning mid-flight must not brake to a standstill.
+   */
+  setPath(startEnuM: Vec3, gates: readonly GatePose[], startSpeedMS = 0.5, tailM = 4): void {
     const e = this.cfg.approachM;
     const pts: Vec3[] = [[startEnuM[0], startEnuM[1], startEnuM[2]]];
-    for (const g of gates) {
+    const limits: number[] = [Infinity];
+    gates.forEach((g, k) => {
       const f = g.forwardEnu, c = g.centerEnuM;
-      pts.push([c[0] - f[0] * e, c[1] - f[1] * e, c[2] - f[2] * e]);
+      const lim = g.maxSpeedMS ?? Infinity;
+      const entry: Vec3 = [c[0] - f[0] * e, c[1] - f[1] * e, c[2] - f[2] * e];
+      // already on the approach axis (past the entry point): fly straight at the centre
+      const pastEntry = k === 0 && dot(sub(startEnuM, entry), f) > 0;
+      if (!pastEntry) {
+        pts.push(entry);
+        limits.push(lim);
+      }
       pts.push([c[0], c[1], c[2]]);
       pts.push([c[0] + f[0] * e, c[1] + f[1] * e, c[2] + f[2] * e]);
-    }
+      limits.push(lim, lim);
+    });
     const last = pts[pts.length - 1]!, prev = pts[pts.length - 2] ?? last;
     const d = normalize(sub(last, prev));
     pts.push([last[0] + d[0] * tailM, last[1] + d[1] * tailM, last[2] + d[2] * tailM]);
@@ -90,9 +104,9 @@ export class GatePathFollower {
         const turn = Math.acos(clamp(dot(a, b), -1, 1)); // 0 = straight, π = reversal
         vMax = Math.max(this.cfg.minCornerMS, cruise * Math.pow(Math.cos(turn / 2), 2));
       }
-      return { p, vMax };
+      return { p, vMax: Math.min(vMax, limits[i] ?? Infinity) };
     });
-    this.path[0]!.vMax = Math.min(this.path[0]!.vMax, 0.5);
+    this.path[0]!.vMax = Math.min(this.path[0]!.vMax, Math.max(0.5, startSpeedMS));
     this.segLen = [];
     for (let i = 0; i + 1 < this.path.length; i++) this.segLen.push(norm(sub(this.path[i + 1]!.p, this.path[i]!.p)));
     // backward pass: never arrive at a vertex faster than the braking budget allows

@@ -1,0 +1,226 @@
+/**
+ * The region pipeline: camera frames + IMU samples in, one flight command out.
+ *
+ * Data flows one way per tick: sensors → regions → motor stage → guard → transport. The table below
+ * is the wiring: who runs on which trigger, what it reads and what it publishes. The code that
+ * follows executes exactly these steps in this order (test/pipeline.test.ts checks the table
+ * against the regions the pipeline holds).
+ */
+import { camToBody, bodyToCam } from './math/camera.js';
+import { quatRotate, quatRotateInv, quatToEuler, type Quat } from './math/quat.js';
+import { norm, type Vec3 } from './math/vec3.js';
+import type { Controller } from './tracts/controller.js';
+import type { CameraFrame, CtbrCommand, ImuSample } from './tracts/io.js';
+import { Vestibular } from './regions/vestibular.js';
+import { Hippocampus, type HippocampusConfig } from './regions/hippocampus.js';
+import { Colliculus, type ColliculusOutput } from './regions/colliculus.js';
+import { GatePathFollower, type FollowerConfig, type GatePose } from './regions/premotor.js';
+import { MotorStage } from './regions/motor.js';
+import { Guard, type GuardMode } from './regions/steering.js';
+import type { LearnedState } from './regions/region.js';
+
+export type Trigger = 'imu' | 'frame' | 'command';
+
+export interface WiringRow {
+  region: string;
+  trigger: Trigger;
+  reads: string[];
+  publishes: string;
+}
+
+/** The wiring table: one row per region step, in execution order within each trigger. */
+export const WIRING: readonly WiringRow[] = [
+  { region: 'vestibular', trigger: 'imu', reads: ['imu'], publishes: 'attitude, worldAccel' },
+  { region: 'hippocampus', trigger: 'imu', reads: ['worldAccel'], publishes: 'pose, target, gatePassed' },
+  { region: 'colliculus', trigger: 'frame', reads: ['frame', 'attitude@exposure', 'expectedGate'], publishes: 'gateSighting, orient, looming' },
+  { region: 'hippocampus', trigger: 'frame', reads: ['gateSighting', 'attitude@exposure'], publishes: 'pose, gateMap' },
+  { region: 'premotor', trigger: 'command', reads: ['pose', 'gateMap', 'target'], publishes: 'desiredAccel, heading' },
+  { region: 'motor', trigger: 'command', reads: ['desiredAccel', 'heading', 'attitude'], publishes: 'proposedCtbr' },
+  { region: 'steering.guard', trigger: 'command', reads: ['proposedCtbr', 'attitude', 'sensorFreshness', 'armed'], publishes: 'command' },
+];
+
+export interface PipelineVehicle {
+  massKg: number;
+  /** Collective thrust the FC accepts at most, N. */
+  maxThrustN: number;
+  maxRateRadS: Vec3;
+}
+
+export interface PipelineConfig {
+  vehicle: PipelineVehicle;
+  /** Where the drone starts (the start box is known at every race). */
+  start: { posEnuM: Vec3; yawRad: number };
+  /** The organisers' nominal gate poses, or null to discover the track. */
+  prior: readonly { centerEnuM: Vec3; yawRad: number }[] | null;
+  gate: { innerM: number; outerM: number };
+  follower?: Partial<FollowerConfig>;
+  hippocampus?: Partial<HippocampusConfig>;
+  /** How many gates ahead the path is planned through. */
+  planGates?: number;
+  /**
+   * Uncertainty-aware speed: a gate whose position is known to σ ≤ sigmaFastM is flown at fastMS,
+   * one known no better than sigmaSlowM (the raw prior) at slowMS, linear in between. This is what
+   * turns the hippocampus' learning into lap time.
+   */
+  speed?: Partial<SpeedPolicy>;
+  /** Ablations: switch a learned region off. */
+  ablate?: { hippocampusMemory?: boolean };
+}
+
+export interface SpeedPolicy {
+  slowMS: number;
+  fastMS: number;
+  sigmaSlowM: number;
+  sigmaFastM: number;
+}
+
+export const SPEED_DEFAULTS: SpeedPolicy = { slowMS: 4.5, fastMS: 8, sigmaSlowM: 0.3, sigmaFastM: 0.08 };
+
+export const speedForSigma = (sigmaM: number, p: SpeedPolicy): number => {
+  const f = Math.min(1, Math.max(0, (p.sigmaSlowM - sigmaM) / (p.sigmaSlowM - p.sigmaFastM)));
+  return p.slowMS + (p.fastMS - p.slowMS) * f;
+};
+
+export interface PipelineTelemetry {
+  guardMode: GuardMode;
+  target: number;
+  lap: number;
+  gatesPassed: number;
+  sightings: number;
+  sightingsAccepted: number;
+  lastColliculus: ColliculusOutput | null;
+}
+
+export class Pipeline implements Controller {
+  readonly name = 'pipeline';
+  readonly privileged = false;
+  readonly vestibular: Vestibular;
+  readonly hippocampus: Hippocampus;
+  readonly colliculus: Colliculus;
+  readonly follower: GatePathFollower;
+  readonly motor: MotorStage;
+  readonly guard: Guard;
+  armed = true;
+  private disarm = false;
+  private lastImuS: number | null = null;
+  private lastFrameS: number | null = null;
+  private replan = true;
+  private gatesPassed = 0;
+  private sightings = 0;
+  private lastCol: ColliculusOutput | null = null;
+  private guardMode: GuardMode = 'disarmed';
+  private readonly planGates: number;
+  private readonly speed: SpeedPolicy;
+
+  constructor(readonly cfg: PipelineConfig) {
+    if (!cfg.prior) throw new Error('pipeline: flying without a prior map (--no-map) is not available yet');
+    this.vestibular = new Vestibular({ initialYawRad: cfg.start.yawRad });
+    this.hippocampus = new Hippocampus(cfg.prior, cfg.start, { ...cfg.hippocampus, learnMap: !(cfg.ablate?.hippocampusMemory ?? false) });
+    this.colliculus = new Colliculus({ gate: cfg.gate });
+    this.speed = { ...SPEED_DEFAULTS, ...cfg.speed };
+    this.follower = new GatePathFollower({ cruiseMS: this.speed.fastMS, ...cfg.follower }, cfg.start.yawRad);
+    const hoverN = cfg.vehicle.massKg * 9.81;
+    this.motor = new MotorStage({ massKg: cfg.vehicle.massKg, maxThrustN: cfg.vehicle.maxThrustN * 0.92, maxRateRadS: cfg.vehicle.maxRateRadS, attitudeGainsPerS: [12, 12, 5] });
+    // the guard's tilt limit sits above the motor stage's (60°) so it only acts when something is wrong
+    this.guard = new Guard({ hoverThrustN: hoverN, maxThrustN: cfg.vehicle.maxThrustN * 0.95, maxRateRadS: cfg.vehicle.maxRateRadS, maxTiltRad: (80 * Math.PI) / 180 });
+    this.planGates = cfg.planGates ?? 3;
+  }
+
+  onImu(s: ImuSample): void {
+    const v = this.vestibular.step(s);
+    if (v.stampS !== s.stampS) return; // refused sample
+    this.lastImuS = s.stampS;
+    const h = this.hippocampus.step({ kind: 'imu', stampS: s.stampS, accEnuMS2: v.accEnuMS2 });
+    if (h.passed >= 0) {
+      this.gatesPassed++;
+      this.replan = true;
+    }
+  }
+
+  onFrame(f: CameraFrame): void {
+    this.lastFrameS = f.arrivalS;
+    if (!this.vestibular.isCalibrated) return;
+    const q = this.vestibular.attitudeAt(f.stampS);
+    const [roll, pitch] = quatToEuler(q);
+    const expected = this.expectedGate(q, f.mount.tiltUpRad);
+    const col = this.colliculus.step({ frame: f, rollRad: roll, pitchRad: pitch, expected }, 0);
+    this.lastCol = col;
+    const t = col.target;
+    if (t && t.posCamM) {
+      this.sightings++;
+      const relEnuM = quatRotate(q, camToBody(t.posCamM, f.mount.tiltUpRad));
+      const normalEnu = t.normalCam ? quatRotate(q, camToBody(t.normalCam, f.mount.tiltUpRad)) : null;
+      const h = this.hippocampus.step({ kind: 'sighting', stampS: f.stampS, relEnuM, normalEnu, rangeM: norm(t.posCamM) });
+      if (h.sightingAccepted) this.replan = true;
+    }
+  }
+
+  /** Top-down: where the target gate should appear in this camera (from the map and the pose). */
+  private expectedGate(q: Quat, tiltUpRad: number): { rayCam: Vec3; sigmaRad: number; distanceM: number } | null {
+    const g = this.hippocampus.upcoming(1)[0];
+    if (!g) return null;
+    const p = this.hippocampus.step({ kind: 'imu', stampS: NaN, accEnuMS2: [0, 0, 0] }).posEnuM;
+    const rel: Vec3 = [g.centerEnuM[0] - p[0], g.centerEnuM[1] - p[1], g.centerEnuM[2] - p[2]];
+    const d = norm(rel);
+    if (d < 1e-3) return null;
+    const cam = bodyToCam(quatRotateInv(q, rel), tiltUpRad);
+    if (cam[2] <= 0) return null;
+    const sigma = Math.atan2(this.hippocampus.relativeSigmaM() + 0.2, d) + 0.03;
+    return { rayCam: [cam[0] / d, cam[1] / d, cam[2] / d], sigmaRad: sigma, distanceM: d };
+  }
+
+  command(nowS: number): CtbrCommand | null {
+    const v = this.vestibular;
+    const h = this.hippocampus.step({ kind: 'imu', stampS: NaN, accEnuMS2: [0, 0, 0] });
+    let proposed: CtbrCommand;
+    if (!v.isCalibrated) {
+      // sitting on the pad while the gyro calibrates: motors at rest
+      proposed = { kind: 'ctbr', stampS: nowS, thrustN: 0, rateRadS: [0, 0, 0] };
+    } else {
+      if (this.replan) {
+        const gates: GatePose[] = this.hippocampus.upcoming(this.planGates).map((g) => ({
+          centerEnuM: g.centerEnuM,
+          forwardEnu: [Math.cos(g.yawRad), Math.sin(g.yawRad), 0],
+          maxSpeedMS: speedForSigma(g.sigmaM, this.speed),
+        }));
+        this.follower.setPath(h.posEnuM, gates, norm(h.velEnuMS));
+        this.replan = false;
+      }
+      const g = this.follower.step(h.posEnuM, h.velEnuMS);
+      proposed = this.motor.step({ stampS: nowS, accelEnuMS2: g.accEnuMS2, yaw: { mode: 'angle', yawRad: g.yawRad }, attitude: v.quatEstimate }, 0).cmd;
+    }
+    const [roll, pitch] = v.euler;
+    const out = this.guard.step(
+      { proposed, nowS, lastFrameS: this.lastFrameS ?? (v.isCalibrated ? nowS : null), lastImuS: this.lastImuS, attitude: { rollRad: roll, pitchRad: pitch }, armed: this.armed },
+      0,
+    );
+    this.guardMode = out.mode;
+    if (out.requestDisarm) this.disarm = true;
+    return out.cmd;
+  }
+
+  disarmRequested(): boolean {
+    return this.disarm;
+  }
+
+  telemetry(): PipelineTelemetry {
+    const h = this.hippocampus;
+    return {
+      guardMode: this.guardMode,
+      target: h.upcoming(1)[0]?.index ?? 0,
+      lap: h.step({ kind: 'imu', stampS: NaN, accEnuMS2: [0, 0, 0] }).lap,
+      gatesPassed: this.gatesPassed,
+      sightings: this.sightings,
+      sightingsAccepted: h.sightingsAccepted,
+      lastColliculus: this.lastCol,
+    };
+  }
+
+  saveState(): Record<string, LearnedState> {
+    return { hippocampus: this.hippocampus.saveState() };
+  }
+
+  loadState(s: Record<string, LearnedState>): void {
+    if (s['hippocampus']) this.hippocampus.loadState(s['hippocampus']);
+  }
+}

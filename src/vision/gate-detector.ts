@@ -1,0 +1,1147 @@
+/**
+ * Gate detector: from a camera frame to gate sightings (centre, corners, PnP pose), innate and
+ * allocation-free per frame.
+ *
+ * Pipeline (rgb8, the main path):
+ *  1. One pass over a sub-sampled grid (every `downsample`-th pixel of every `downsample`-th row):
+ *     each sample is classified gate-orange or not, and its luma is summed into the coarse cells the
+ *     looming (LGMD) stage reads. Orange = r ≥ minR, gOverRMin ≤ g/r ≤ gOverRMax, b/r ≤ bOverRMax
+ *     (integer arithmetic). The gate face [255,112,0]·(0.8–1.0) has g/r ≈ 0.44, b/r < 0.09; red-orange
+ *     (g/r 0.24), amber (g/r 0.73), brown-orange (b/r 0.21, r ≤ 190), magenta, sky and ground fail.
+ *  2. Orange samples are grouped into horizontal runs, and runs into 8-connected components by
+ *     union-find on the runs (preallocated run tables).
+ *  3. Per candidate component (largest first): the hole test — the component must enclose a
+ *     4-connected region of non-component samples containing its centroid that does not reach the
+ *     outside (span fill over the component's own runs, so a farther gate seen through the opening
+ *     does not break the hole). A component with such a hole is a ring; otherwise a blob.
+ *  4. Quads: the convex hull of the component (from its per-row extents) and of the hole; the
+ *     largest-area quadrilateral on each hull, seeded by the extreme points along the image
+ *     diagonals de-rotated by the roll/pitch estimate, then ordered TL, TR, BR, BL in the de-rotated
+ *     frame (so the labels follow the upright gate for any roll).
+ *  5. Sub-pixel refinement at full resolution: along each side, ~16 scans across the edge (along the
+ *     image axis closest to the side's normal) find the last-ring / first-non-ring pixel pair; a
+ *     total-least-squares line per side (one outlier-rejection pass); corners = intersections of
+ *     adjacent lines.
+ *  6. PnP (see pnp.ts) with the physical positions of those edges: the orange region spans
+ *     innerM/2 + innerBandM … outerM/2 − checkerBandM from the centre, on the face plane, which is
+ *     depthM/2 in front of the gate's mid-plane. Eight points when the outer quad is fully inside
+ *     the image, four (the opening) when the gate is so close the outer frame leaves the image.
+ *
+ * mono8 (best effort): orange is a mid-grey indistinguishable from ground and sky by brightness, so
+ * the detector looks for the near-black inner band instead (luma ≤ darkMax): a thin dark ring whose
+ * outer edge is the orange face's inner edge (innerM/2 + innerBandM). Works for near gates (the band
+ * is 0.10 m: ≥ 2 sub-sampled pixels up to ≈ 8 m at fx = 320), needs the band fully visible, and
+ * dark objects touching the band (shadows, dark distractors) break it. Four-point PnP only.
+ *
+ * Coordinates: pixels with integer = pixel centre (u right, v down); sub-sampled sample (i, j) is
+ * full-resolution pixel (ds·i, ds·j).
+ */
+import type { Vec3 } from '../math/vec3.js';
+import type { CameraFrame } from '../tracts/io.js';
+import { PlanarPnP, hyp2, hyp3, newPlanarPose, type PinholeK, type PlanarPose } from './pnp.js';
+
+export interface GateGeometry {
+  /** Inner opening side, m. */
+  innerM: number;
+  /** Outer frame side, m. */
+  outerM: number;
+  /** Frame depth (the face plane is depthM/2 in front of the mid-plane), m. */
+  depthM: number;
+  /** Near-black band on the face's inner edge, m. */
+  innerBandM: number;
+  /** Checker band on the face's outer edge, m. */
+  checkerBandM: number;
+}
+
+export interface ColourThresholds {
+  /** Minimum red of a gate-orange pixel (0–255). */
+  minR: number;
+  /** g/r range of gate orange. */
+  gOverRMin: number;
+  gOverRMax: number;
+  /** Maximum b/r of gate orange. */
+  bOverRMax: number;
+  /** mono8: luma at or below this is "dark band". */
+  darkMax: number;
+}
+
+export interface DetectorParams {
+  gate: GateGeometry;
+  colour: ColourThresholds;
+  /** Sub-sampling factor of the classification grid (1, 2, 3 or 4). */
+  downsample: number;
+  /** Components smaller than this (full-resolution pixels) are ignored. */
+  minAreaPx: number;
+  /** At most this many components (largest first) are examined per frame. */
+  maxCandidates: number;
+  /** Edge scans per quad side in the sub-pixel refinement. */
+  refineSamplesPerSide: number;
+  /** Half-length of each edge scan, full-resolution pixels. */
+  refineSearchPx: number;
+  /** Coarse looming cell size, full-resolution pixels. */
+  loomCellPx: number;
+}
+
+export type CornersKind = 'outer' | 'inner';
+
+/**
+ * One gate candidate. Objects handed out by the detector are pooled and overwritten on the next
+ * frame: copy what you keep.
+ */
+export interface GateSighting {
+  /** 'ring': an orange ring with an enclosed opening (a gate); 'blob': orange without a hole. */
+  kind: 'ring' | 'blob';
+  /** Projection of the gate centre (PnP / diagonal intersection), else the blob centroid, px. */
+  centerPx: [number, number];
+  /** Corners of the physical square named by cornersKind (TL, TR, BR, BL as seen), px; null for blobs. */
+  cornersPx: [[number, number], [number, number], [number, number], [number, number]] | null;
+  /** Which square the corners belong to: the outer frame when fully inside the image, else the opening. */
+  cornersKind: CornersKind;
+  /** Unit ray to centerPx in the camera optical frame. */
+  rayCam: Vec3;
+  /** The same ray in the level body frame (FLU rotated by roll and pitch: x forward horizontal, z up). */
+  rayLevel: Vec3;
+  /** Angle subtended by the outer frame (blob: by √area), rad. */
+  angularSizeRad: number;
+  /** Size on the normalised image plane (√area of the outer square at z = 1); ∝ 1/distance. */
+  sizeN: number;
+  /** Orange (mono8: dark-band) pixels, full resolution. */
+  areaPx: number;
+  /** Bounding box [u0, v0, u1, v1] of the component, full-resolution pixels. */
+  bboxPx: [number, number, number, number];
+  /** The component touches the image border. */
+  touchesBorder: boolean;
+  /** Gate centre (mid-plane) in the camera optical frame from PnP, m. */
+  posCamM: Vec3 | null;
+  /** Gate plane normal, pointing from the gate toward the camera. */
+  normalCam: Vec3 | null;
+  /** RMS reprojection error of the PnP fit, px (NaN without a pose). */
+  reprojPx: number;
+  confidence: number;
+}
+
+const newSighting = (): GateSighting => ({
+  kind: 'blob',
+  centerPx: [0, 0],
+  cornersPx: null,
+  cornersKind: 'outer',
+  rayCam: [0, 0, 1],
+  rayLevel: [1, 0, 0],
+  angularSizeRad: 0,
+  sizeN: 0,
+  areaPx: 0,
+  bboxPx: [0, 0, 0, 0],
+  touchesBorder: false,
+  posCamM: null,
+  normalCam: null,
+  reprojPx: NaN,
+  confidence: 0,
+});
+
+/** Attitude used to de-rotate the image and to express bearings level. */
+export interface DetectorAttitude {
+  rollRad: number;
+  pitchRad: number;
+}
+
+const BIG = 0x3fffffff;
+const bestFirst = (a: GateSighting, b: GateSighting): number => b.confidence - a.confidence || b.areaPx - a.areaPx;
+
+/** Model corner signs, TL TR BR BL with X right, Y down. */
+const SGN_X = Int8Array.of(-1, 1, 1, -1);
+const SGN_Y = Int8Array.of(-1, -1, 1, 1);
+
+/** Cross product (a − o) × (b − o) for hull vertices o, a (indices into H) and point b. */
+const hullTurn = (H: Float64Array, o: number, a: number, bx: number, by: number): number =>
+  (H[2 * a]! - H[2 * o]!) * (by - H[2 * o + 1]!) - (H[2 * a + 1]! - H[2 * o + 1]!) * (bx - H[2 * o]!);
+
+/** Median of a[0..n) (copied into scratch, which is reordered); quickselect, no allocation. */
+function median(a: Float64Array, n: number, scratch: Float64Array): number {
+  for (let i = 0; i < n; i++) scratch[i] = a[i]!;
+  const k = n >> 1;
+  let lo = 0, hi = n - 1;
+  while (lo < hi) {
+    const pivot = scratch[(lo + hi) >> 1]!;
+    let i = lo, j = hi;
+    while (i <= j) {
+      while (scratch[i]! < pivot) i++;
+      while (scratch[j]! > pivot) j--;
+      if (i <= j) { const t = scratch[i]!; scratch[i] = scratch[j]!; scratch[j] = t; i++; j--; }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else break;
+  }
+  return scratch[k]!;
+}
+
+/** Sort 4 entries ascending in place: by key[a[i]] when key is given, else by value. */
+function sort4(a: Int32Array, key: Float64Array | null): void {
+  for (let i = 1; i < 4; i++) {
+    const v = a[i]!;
+    const kv = key ? key[v]! : v;
+    let j = i - 1;
+    while (j >= 0 && (key ? key[a[j]!]! : a[j]!) > kv) { a[j + 1] = a[j]!; j--; }
+    a[j + 1] = v;
+  }
+}
+
+/**
+ * The detector. Buffers are sized for the first frame and re-sized only when the frame size or
+ * encoding changes.
+ */
+export class GateDetector {
+  readonly p: Readonly<DetectorParams>;
+  /** Sightings of the last frame, best first (pooled objects). */
+  readonly sightings: GateSighting[] = [];
+  private readonly pool: GateSighting[] = [];
+  private readonly poolCorners: [[number, number], [number, number], [number, number], [number, number]][] = [];
+  private readonly poolPos: Vec3[] = [];
+  private readonly poolNormal: Vec3[] = [];
+
+  // frame geometry
+  private W = 0;
+  private H = 0;
+  private wd = 0;
+  private hd = 0;
+  /** Coarse luma cells (LGMD input), cw × ch, mean grey level. */
+  cells = new Float32Array(0);
+  cw = 0;
+  ch = 0;
+
+  // runs and components
+  private maxRuns = 0;
+  private nRuns = 0;
+  private runY = new Int32Array(0);
+  private runX0 = new Int32Array(0);
+  private runX1 = new Int32Array(0);
+  private runParent = new Int32Array(0);
+  private runComp = new Int32Array(0);
+  private rowRunStart = new Int32Array(0);
+  private nComp = 0;
+  private compArea = new Int32Array(0);
+  private compSumX = new Float64Array(0);
+  private compSumY = new Float64Array(0);
+  private compX0 = new Int32Array(0);
+  private compX1 = new Int32Array(0);
+  private compY0 = new Int32Array(0);
+  private compY1 = new Int32Array(0);
+  private readonly cand = new Int32Array(64);
+
+  // per-candidate scratch
+  private rowMin = new Int32Array(0);
+  private rowMax = new Int32Array(0);
+  private holeMin = new Int32Array(0);
+  private holeMax = new Int32Array(0);
+  private gapStamp = new Int32Array(0);
+  private stamp = 0;
+  private stackY = new Int32Array(0);
+  private stackA = new Int32Array(0);
+  private stackB = new Int32Array(0);
+  private hullPts = new Float64Array(0);
+  private hull = new Float64Array(0);
+  private hullN = 0;
+  private holeArea = 0;
+  private holeY0 = 0;
+  private holeY1 = 0;
+
+  // quads (full-res px, TL TR BR BL interleaved u, v)
+  private readonly quadOuter = new Float64Array(8);
+  private readonly quadInner = new Float64Array(8);
+  private readonly quadTmp = new Float64Array(8);
+  private readonly lineN = new Float64Array(8); // 4 × (nx, ny)
+  private readonly lineC = new Float64Array(4);
+  private readonly lineRms = new Float64Array(4);
+  private readonly ex = new Float64Array(256);
+  private readonly ey = new Float64Array(256);
+  private readonly res = new Float64Array(256);
+  private readonly res2 = new Float64Array(256);
+
+  // pnp
+  private readonly pnp = new PlanarPnP();
+  private readonly pose: PlanarPose = newPlanarPose();
+  private readonly poseAlt: PlanarPose = newPlanarPose();
+  private readonly modelPts = new Float64Array(16);
+  private readonly imagePts = new Float64Array(16);
+  private readonly K: PinholeK = { fx: 1, fy: 1, cx: 0, cy: 0 };
+  private readonly qIdx = new Int32Array(4);
+  private readonly qOrd = new Int32Array(4);
+  private readonly qAng = new Float64Array(4);
+  private readonly qDirs = new Float64Array(8);
+
+  // colour thresholds as integers
+  private readonly gLo: number;
+  private readonly gHi: number;
+  private readonly bHi: number;
+  private readonly minR: number;
+  private readonly darkMax: number;
+
+  // de-rotation of the current frame
+  private upX = 0;
+  private upY = -1;
+  private upCamX = 0;
+  private upCamY = -1;
+  private upCamZ = 0;
+  private fx = 1;
+  private fy = 1;
+  private cx = 0;
+  private cy = 0;
+  private sr = 0;
+  private cr = 1;
+  private sp = 0;
+  private cp = 1;
+  private st = 0;
+  private ct = 1;
+  private mono = false;
+  private data: Uint8Array = new Uint8Array(0);
+  private stride = 0;
+
+  /** Last frame's counts, for diagnostics. */
+  readonly stats = { runs: 0, components: 0, candidates: 0, rings: 0, runOverflow: 0 };
+
+  constructor(params: DetectorParams) {
+    this.p = params;
+    const c = params.colour;
+    this.gLo = Math.round(256 * c.gOverRMin);
+    this.gHi = Math.round(256 * c.gOverRMax);
+    this.bHi = Math.round(256 * c.bOverRMax);
+    this.minR = c.minR;
+    this.darkMax = c.darkMax;
+    if (!(params.loomCellPx >= 2)) throw new Error(`GateDetector: loomCellPx must be ≥ 2, got ${params.loomCellPx}`);
+    if (params.refineSamplesPerSide > 250) throw new Error('GateDetector: refineSamplesPerSide must be ≤ 250');
+    if (params.maxCandidates > 64) throw new Error('GateDetector: maxCandidates must be ≤ 64');
+    for (let i = 0; i < params.maxCandidates; i++) {
+      this.pool.push(newSighting());
+      this.poolCorners.push([[0, 0], [0, 0], [0, 0], [0, 0]]);
+      this.poolPos.push([0, 0, 0]);
+      this.poolNormal.push([0, 0, 0]);
+    }
+  }
+
+  private resize(W: number, H: number): void {
+    const f = this.p.downsample;
+    this.W = W;
+    this.H = H;
+    const wd = (this.wd = Math.floor((W - 1) / f) + 1);
+    const hd = (this.hd = Math.floor((H - 1) / f) + 1);
+    // coarse looming grid (none when the frame is smaller than 3 × 3 cells)
+    const cw = Math.floor(W / this.p.loomCellPx), ch = Math.floor(H / this.p.loomCellPx);
+    this.cw = cw >= 3 && ch >= 3 ? cw : 0;
+    this.ch = cw >= 3 && ch >= 3 ? ch : 0;
+    this.cells = new Float32Array(this.cw * this.ch);
+    this.maxRuns = ((wd + 1) >> 1) * hd + 1;
+    this.runY = new Int32Array(this.maxRuns);
+    this.runX0 = new Int32Array(this.maxRuns);
+    this.runX1 = new Int32Array(this.maxRuns);
+    this.runParent = new Int32Array(this.maxRuns);
+    this.runComp = new Int32Array(this.maxRuns);
+    this.gapStamp = new Int32Array(this.maxRuns);
+    this.rowRunStart = new Int32Array(hd + 1);
+    this.compArea = new Int32Array(this.maxRuns);
+    this.compSumX = new Float64Array(this.maxRuns);
+    this.compSumY = new Float64Array(this.maxRuns);
+    this.compX0 = new Int32Array(this.maxRuns);
+    this.compX1 = new Int32Array(this.maxRuns);
+    this.compY0 = new Int32Array(this.maxRuns);
+    this.compY1 = new Int32Array(this.maxRuns);
+    this.rowMin = new Int32Array(hd);
+    this.rowMax = new Int32Array(hd);
+    this.holeMin = new Int32Array(hd);
+    this.holeMax = new Int32Array(hd);
+    this.stackY = new Int32Array(4 * hd + 16);
+    this.stackA = new Int32Array(4 * hd + 16);
+    this.stackB = new Int32Array(4 * hd + 16);
+    this.hullPts = new Float64Array(4 * hd + 8);
+    this.hull = new Float64Array(4 * hd + 8);
+  }
+
+  /**
+   * Detect gates in `frame`. `tiltUpRad` is the camera's up-tilt; the attitude de-rotates the image.
+   * Returns the number of sightings (also `this.sightings.length`), best first.
+   */
+  detect(frame: CameraFrame, att: DetectorAttitude): number {
+    const W = frame.width, H = frame.height;
+    if (W !== this.W || H !== this.H) this.resize(W, H);
+    this.mono = frame.encoding === 'mono8';
+    this.data = frame.data;
+    this.stride = frame.step;
+    const K = frame.intrinsics;
+    this.fx = K.fx; this.fy = K.fy; this.cx = K.cx; this.cy = K.cy;
+    this.K.fx = K.fx; this.K.fy = K.fy; this.K.cx = K.cx; this.K.cy = K.cy;
+    const tilt = frame.mount.tiltUpRad;
+    this.sr = Math.sin(att.rollRad); this.cr = Math.cos(att.rollRad);
+    this.sp = Math.sin(att.pitchRad); this.cp = Math.cos(att.pitchRad);
+    this.st = Math.sin(tilt); this.ct = Math.cos(tilt);
+    // World up in the camera optical frame (body FLU: up = [−sθ, sφcθ, cφcθ]).
+    this.upCamX = -this.sr * this.cp;
+    this.upCamY = -(this.sp * this.st + this.cr * this.cp * this.ct);
+    this.upCamZ = -this.sp * this.ct + this.cr * this.cp * this.st;
+
+    if (this.mono) this.classifyMono();
+    else this.classifyRgb();
+    this.label();
+    this.sightings.length = 0;
+    this.stats.rings = 0;
+    const nc = this.selectCandidates();
+    this.stats.candidates = nc;
+    for (let k = 0; k < nc; k++) {
+      const s = this.pool[this.sightings.length]!;
+      if (this.examine(this.cand[k]!, s, this.sightings.length)) this.sightings.push(s);
+    }
+    this.suppressRingParts();
+    this.sightings.sort(bestFirst);
+    return this.sightings.length;
+  }
+
+  /**
+   * Drop blobs that are parts of a detected ring's gate: the orange outer side faces seen off-axis
+   * (a strip just outside the checker band). mono8 reports no blobs at all (a dark blob is no gate
+   * evidence).
+   */
+  private suppressRingParts(): void {
+    const S = this.sightings;
+    let m = 0;
+    for (let i = 0; i < S.length; i++) {
+      const s = S[i]!;
+      let keep = true;
+      if (s.kind === 'blob') {
+        if (this.mono) keep = false;
+        for (let j = 0; j < S.length && keep; j++) {
+          const r = S[j]!;
+          if (r.kind !== 'ring' || s.areaPx > r.areaPx) continue;
+          const b = r.bboxPx, gx = 0.2 * (b[2] - b[0]), gy = 0.2 * (b[3] - b[1]);
+          const u = s.centerPx[0], v = s.centerPx[1];
+          if (u >= b[0] - gx && u <= b[2] + gx && v >= b[1] - gy && v <= b[3] + gy) keep = false;
+        }
+      }
+      if (keep) S[m++] = s;
+    }
+    S.length = m;
+  }
+
+  // ------------------------------------------------------------------ pass 1: classify + runs
+
+  private classifyRgb(): void {
+    const f = this.p.downsample, wd = this.wd, hd = this.hd;
+    const data = this.data, stride = this.stride;
+    const gLo = this.gLo, gHi = this.gHi, bHi = this.bHi, minR = this.minR;
+    this.beginRuns();
+    const f3 = 3 * f;
+    for (let j = 0; j < hd; j++) {
+      this.rowRunStart[j] = this.nRuns;
+      let p = j * f * stride;
+      let x0 = -1;
+      for (let i = 0; i < wd; i++, p += f3) {
+        const r = data[p]!;
+        let on = false;
+        if (r >= minR) {
+          const g = data[p + 1]! << 8;
+          on = g >= gLo * r && g <= gHi * r && data[p + 2]! << 8 <= bHi * r;
+        }
+        if (on) {
+          if (x0 < 0) x0 = i;
+        } else if (x0 >= 0) {
+          this.pushRun(j, x0, i - 1);
+          x0 = -1;
+        }
+      }
+      if (x0 >= 0) this.pushRun(j, x0, wd - 1);
+    }
+    this.rowRunStart[hd] = this.nRuns;
+    this.lumaCells();
+  }
+
+  private classifyMono(): void {
+    const f = this.p.downsample, wd = this.wd, hd = this.hd;
+    const data = this.data, stride = this.stride;
+    const dark = this.darkMax;
+    this.beginRuns();
+    for (let j = 0; j < hd; j++) {
+      this.rowRunStart[j] = this.nRuns;
+      let p = j * f * stride;
+      let x0 = -1;
+      for (let i = 0; i < wd; i++, p += f) {
+        if (data[p]! <= dark) {
+          if (x0 < 0) x0 = i;
+        } else if (x0 >= 0) {
+          this.pushRun(j, x0, i - 1);
+          x0 = -1;
+        }
+      }
+      if (x0 >= 0) this.pushRun(j, x0, wd - 1);
+    }
+    this.rowRunStart[hd] = this.nRuns;
+    this.lumaCells();
+  }
+
+  /**
+   * Coarse luminance for the LGMD: the mean of 4 pixels per cell, at (¼, ¾) of the cell in x and
+   * y (a 2 × 2 sample of each loomCellPx × loomCellPx cell; Rec. 601 luma for rgb8).
+   */
+  private lumaCells(): void {
+    const cw = this.cw, ch = this.ch, cells = this.cells, data = this.data, stride = this.stride;
+    const cp = this.p.loomCellPx, a = cp >> 2, b = (3 * cp) >> 2;
+    if (this.mono) {
+      for (let cj = 0; cj < ch; cj++) {
+        const r0 = (cp * cj + a) * stride, r1 = (cp * cj + b) * stride;
+        for (let ci = 0; ci < cw; ci++) {
+          const x0 = cp * ci + a, x1 = cp * ci + b;
+          cells[cj * cw + ci] = 0.25 * (data[r0 + x0]! + data[r0 + x1]! + data[r1 + x0]! + data[r1 + x1]!);
+        }
+      }
+      return;
+    }
+    for (let cj = 0; cj < ch; cj++) {
+      const r0 = (cp * cj + a) * stride, r1 = (cp * cj + b) * stride;
+      for (let ci = 0; ci < cw; ci++) {
+        const x0 = 3 * (cp * ci + a), x1 = 3 * (cp * ci + b);
+        const p00 = r0 + x0, p01 = r0 + x1, p10 = r1 + x0, p11 = r1 + x1;
+        const sr = data[p00]! + data[p01]! + data[p10]! + data[p11]!;
+        const sg = data[p00 + 1]! + data[p01 + 1]! + data[p10 + 1]! + data[p11 + 1]!;
+        const sb = data[p00 + 2]! + data[p01 + 2]! + data[p10 + 2]! + data[p11 + 2]!;
+        cells[cj * cw + ci] = (77 * sr + 150 * sg + 29 * sb) * (1 / 1024);
+      }
+    }
+  }
+
+  private prevStart = 0;
+  private prevEnd = 0;
+  private prevPtr = 0;
+  private curRow = -1;
+
+  private beginRuns(): void {
+    this.nRuns = 0;
+    this.curRow = -1;
+    this.prevStart = this.prevEnd = this.prevPtr = 0;
+  }
+
+  private find(a: number): number {
+    const par = this.runParent;
+    while (par[a]! !== a) {
+      const g = par[par[a]!]!;
+      par[a] = g;
+      a = g;
+    }
+    return a;
+  }
+
+  private pushRun(j: number, x0: number, x1: number): void {
+    if (this.nRuns >= this.maxRuns) {
+      this.stats.runOverflow++;
+      return;
+    }
+    if (j !== this.curRow) {
+      // runs of row j − 1 are [rowRunStart[j − 1], rowRunStart[j])
+      this.curRow = j;
+      if (j > 0) {
+        this.prevStart = this.rowRunStart[j - 1]!;
+        this.prevEnd = this.rowRunStart[j]!;
+      } else {
+        this.prevStart = this.prevEnd = 0;
+      }
+      this.prevPtr = this.prevStart;
+    }
+    const n = this.nRuns++;
+    this.runY[n] = j;
+    this.runX0[n] = x0;
+    this.runX1[n] = x1;
+    this.runParent[n] = n;
+    const X0 = this.runX0, X1 = this.runX1, par = this.runParent;
+    let q = this.prevPtr;
+    const end = this.prevEnd;
+    while (q < end && X1[q]! < x0 - 1) q++;
+    this.prevPtr = q;
+    while (q < end && X0[q]! <= x1 + 1) {
+      const ra = this.find(n), rb = this.find(q);
+      if (ra !== rb) {
+        if (ra < rb) par[rb] = ra;
+        else par[ra] = rb;
+      }
+      q++;
+    }
+  }
+
+  private label(): void {
+    const n = this.nRuns;
+    const par = this.runParent, comp = this.runComp;
+    let nc = 0;
+    for (let r = 0; r < n; r++) {
+      const root = this.find(r);
+      let c: number;
+      if (root === r) {
+        c = nc++;
+        this.compArea[c] = 0;
+        this.compSumX[c] = 0;
+        this.compSumY[c] = 0;
+        this.compX0[c] = BIG;
+        this.compX1[c] = -1;
+        this.compY0[c] = BIG;
+        this.compY1[c] = -1;
+      } else c = comp[root]!;
+      comp[r] = c;
+      par[r] = root;
+      const x0 = this.runX0[r]!, x1 = this.runX1[r]!, y = this.runY[r]!;
+      const len = x1 - x0 + 1;
+      this.compArea[c] = this.compArea[c]! + len;
+      this.compSumX[c] = this.compSumX[c]! + 0.5 * (x0 + x1) * len;
+      this.compSumY[c] = this.compSumY[c]! + y * len;
+      if (x0 < this.compX0[c]!) this.compX0[c] = x0;
+      if (x1 > this.compX1[c]!) this.compX1[c] = x1;
+      if (y < this.compY0[c]!) this.compY0[c] = y;
+      if (y > this.compY1[c]!) this.compY1[c] = y;
+    }
+    this.nComp = nc;
+    this.stats.runs = n;
+    this.stats.components = nc;
+  }
+
+  /** Largest components above the area threshold into this.cand; returns the count. */
+  private selectCandidates(): number {
+    const f = this.p.downsample;
+    const minA = Math.max(1, this.p.minAreaPx / (f * f));
+    const K = this.p.maxCandidates, cand = this.cand, area = this.compArea;
+    let n = 0;
+    for (let c = 0; c < this.nComp; c++) {
+      const a = area[c]!;
+      if (a < minA) continue;
+      if (n < K) {
+        let k = n++;
+        while (k > 0 && area[cand[k - 1]!]! < a) { cand[k] = cand[k - 1]!; k--; }
+        cand[k] = c;
+      } else if (a > area[cand[K - 1]!]!) {
+        let k = K - 1;
+        while (k > 0 && area[cand[k - 1]!]! < a) { cand[k] = cand[k - 1]!; k--; }
+        cand[k] = c;
+      }
+    }
+    return n;
+  }
+
+  // ------------------------------------------------------------------ per candidate
+
+  /** Examine component c; fill sighting s. Returns false to drop it. */
+  private examine(c: number, s: GateSighting, poolIdx: number): boolean {
+    const f = this.p.downsample;
+    const x0 = this.compX0[c]!, x1 = this.compX1[c]!, y0 = this.compY0[c]!, y1 = this.compY1[c]!;
+    const area = this.compArea[c]!;
+    const cxd = this.compSumX[c]! / area, cyd = this.compSumY[c]! / area;
+    s.areaPx = area * f * f;
+    s.bboxPx[0] = x0 * f; s.bboxPx[1] = y0 * f; s.bboxPx[2] = x1 * f; s.bboxPx[3] = y1 * f;
+    s.touchesBorder = x0 === 0 || y0 === 0 || x1 === this.wd - 1 || y1 === this.hd - 1;
+    s.posCamM = null;
+    s.normalCam = null;
+    s.cornersPx = null;
+    s.cornersKind = 'outer';
+    s.reprojPx = NaN;
+
+    // per-row extents of the component
+    const rowMin = this.rowMin, rowMax = this.rowMax;
+    for (let j = y0; j <= y1; j++) {
+      let lo = BIG, hi = -1;
+      for (let r = this.rowRunStart[j]!, e = this.rowRunStart[j + 1]!; r < e; r++) {
+        if (this.runComp[r] !== c) continue;
+        if (this.runX0[r]! < lo) lo = this.runX0[r]!;
+        if (this.runX1[r]! > hi) hi = this.runX1[r]!;
+      }
+      rowMin[j] = lo;
+      rowMax[j] = hi;
+    }
+
+    // hole
+    let ring = this.fillHole(c, Math.round(cxd), Math.round(cyd), y0, y1);
+    if (!ring) ring = this.fillHole(c, (x0 + x1) >> 1, (y0 + y1) >> 1, y0, y1);
+    const holeFrac = ring ? this.holeArea / (this.holeArea + area) : 0;
+    if (ring && (holeFrac < 0.08 || holeFrac > 0.95 || this.holeArea < 4)) ring = false;
+
+    if (ring) {
+      const okPose = this.ringGeometry(c, s, poolIdx, holeFrac);
+      if (okPose) {
+        this.stats.rings++;
+        return true;
+      }
+    }
+    // blob (or a ring whose geometry failed)
+    s.kind = 'blob';
+    const u = cxd * f, v = cyd * f;
+    s.centerPx[0] = u; s.centerPx[1] = v;
+    this.setRay(s, u, v);
+    s.sizeN = Math.sqrt(s.areaPx / (this.fx * this.fy));
+    s.angularSizeRad = 2 * Math.atan(s.sizeN / 2);
+    // A blob is never confidently a gate: at most 0.25, more for big blobs, less at the border.
+    const big = Math.min(1, s.areaPx / 2000);
+    s.confidence = (ring ? 0.25 : 0.12) * (0.5 + 0.5 * big) * (s.touchesBorder ? 0.8 : 1);
+    return true;
+  }
+
+  private setRay(s: GateSighting, u: number, v: number): void {
+    const x = (u - this.cx) / this.fx, y = (v - this.cy) / this.fy;
+    const n = hyp3(x, y, 1);
+    s.rayCam[0] = x / n; s.rayCam[1] = y / n; s.rayCam[2] = 1 / n;
+    this.toLevel(s.rayCam, s.rayLevel);
+  }
+
+  /** Camera optical-frame direction → level body frame (FLU de-rolled and de-pitched). */
+  private toLevel(c: Vec3, out: Vec3): void {
+    // camera → body: x_b = y_c·sτ + z_c·cτ, y_b = −x_c, z_b = −y_c·cτ + z_c·sτ
+    const bx = c[1] * this.st + c[2] * this.ct, by = -c[0], bz = -c[1] * this.ct + c[2] * this.st;
+    // level = Ry(θ)·Rx(φ)·body
+    const y1 = this.cr * by - this.sr * bz, z1 = this.sr * by + this.cr * bz;
+    out[0] = this.cp * bx + this.sp * z1;
+    out[1] = y1;
+    out[2] = -this.sp * bx + this.cp * z1;
+  }
+
+  /**
+   * Span-fill the non-component region containing (sx, sy) using only component c's runs as
+   * walls. Returns true when it is enclosed (does not reach the outside or the image border).
+   * Fills this.holeMin/holeMax for rows holeY0..holeY1 and this.holeArea.
+   */
+  private fillHole(c: number, sx: number, sy: number, y0: number, y1: number): boolean {
+    if (sy <= y0 || sy >= y1) return false;
+    const holeMin = this.holeMin, holeMax = this.holeMax;
+    for (let j = y0; j <= y1; j++) { holeMin[j] = BIG; holeMax[j] = -1; }
+    const st = ++this.stamp;
+    const runComp = this.runComp, X0 = this.runX0, X1 = this.runX1, rs = this.rowRunStart, gs = this.gapStamp;
+    // seed gap
+    let left = -1, right = -1;
+    for (let r = rs[sy]!, e = rs[sy + 1]!; r < e; r++) {
+      if (runComp[r] !== c) continue;
+      if (X1[r]! < sx) left = r;
+      else if (X0[r]! > sx) { right = r; break; } else return false; // seed on the component
+    }
+    if (left < 0 || right < 0) return false;
+    const sY = this.stackY, sA = this.stackA, sB = this.stackB, cap = sY.length;
+    let top = 0;
+    gs[left] = st;
+    sY[top] = sy; sA[top] = X1[left]! + 1; sB[top] = X0[right]! - 1; top++;
+    let areaSum = 0;
+    let hy0 = sy, hy1 = sy;
+    while (top > 0) {
+      top--;
+      const j = sY[top]!, a = sA[top]!, b = sB[top]!;
+      areaSum += b - a + 1;
+      if (a < holeMin[j]!) holeMin[j] = a;
+      if (b > holeMax[j]!) holeMax[j] = b;
+      if (j < hy0) hy0 = j;
+      if (j > hy1) hy1 = j;
+      for (let d = -1; d <= 1; d += 2) {
+        const nj = j + d;
+        if (nj < y0 || nj > y1) return false; // reached beyond the component: open
+        // background intervals of row nj between consecutive c-runs that overlap [a, b]
+        let prev = -1; // previous c-run in row nj (−1: none yet → left exterior)
+        let broke = false;
+        for (let r = rs[nj]!, e = rs[nj + 1]!; r < e; r++) {
+          if (runComp[r] !== c) continue;
+          const lo = prev < 0 ? -BIG : X1[prev]! + 1, hi = X0[r]! - 1;
+          if (lo <= hi && lo <= b && hi >= a) {
+            if (prev < 0) return false; // joins the left exterior: open
+            if (gs[prev] !== st) {
+              gs[prev] = st;
+              if (top >= cap) return false;
+              sY[top] = nj; sA[top] = lo; sB[top] = hi; top++;
+            }
+          }
+          prev = r;
+          if (X0[r]! > b) { broke = true; break; }
+        }
+        // right exterior (or the whole row when it has no c-run)
+        if (!broke && (prev < 0 || X1[prev]! + 1 <= b)) return false;
+      }
+    }
+    this.holeArea = areaSum;
+    this.holeY0 = hy0;
+    this.holeY1 = hy1;
+    return true;
+  }
+
+  /** Convex hull (Andrew's monotone chain on y-sorted row extents) into this.hull; returns count. */
+  private hullFromRows(minA: Int32Array, maxA: Int32Array, y0: number, y1: number, grow: number): number {
+    const f = this.p.downsample;
+    const P = this.hullPts;
+    let n = 0;
+    for (let j = y0; j <= y1; j++) {
+      const lo = minA[j]!, hi = maxA[j]!;
+      if (hi < lo) continue;
+      const y = j * f;
+      P[2 * n] = lo * f - grow; P[2 * n + 1] = y; n++;
+      P[2 * n] = hi * f + grow; P[2 * n + 1] = y; n++;
+    }
+    if (n < 3) return 0;
+    // points are sorted by (y, x): monotone chain with y as the primary key
+    const Hh = this.hull;
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const x = P[2 * i]!, y = P[2 * i + 1]!;
+      while (k >= 2 && hullTurn(Hh, k - 2, k - 1, x, y) >= 0) k--;
+      Hh[2 * k] = x; Hh[2 * k + 1] = y; k++;
+    }
+    const lower = k + 1;
+    for (let i = n - 2; i >= 0; i--) {
+      const x = P[2 * i]!, y = P[2 * i + 1]!;
+      while (k >= lower && hullTurn(Hh, k - 2, k - 1, x, y) >= 0) k--;
+      Hh[2 * k] = x; Hh[2 * k + 1] = y; k++;
+    }
+    this.hullN = k - 1;
+    return this.hullN;
+  }
+
+  /** Local image "up" direction at pixel (u, v) from the attitude (unit, pixels). */
+  private upAt(u: number, v: number): void {
+    const xn = (u - this.cx) / this.fx, yn = (v - this.cy) / this.fy;
+    let dx = this.fx * (this.upCamX - xn * this.upCamZ), dy = this.fy * (this.upCamY - yn * this.upCamZ);
+    const n = hyp2(dx, dy);
+    if (n < 1e-9) { dx = 0; dy = -1; } else { dx /= n; dy /= n; }
+    this.upX = dx;
+    this.upY = dy;
+  }
+
+  /** Largest-area quad on the current hull, ordered TL, TR, BR, BL in the de-rotated frame. */
+  private quadFromHull(out: Float64Array): boolean {
+    const m = this.hullN, Hh = this.hull;
+    if (m < 4) return false;
+    const ux = this.upX, uy = this.upY, rx = -uy, ry = ux; // right = up rotated clockwise
+    const idx = this.qIdx, dirs = this.qDirs;
+    dirs[0] = -rx + ux; dirs[1] = -ry + uy; dirs[2] = rx + ux; dirs[3] = ry + uy;
+    dirs[4] = rx - ux; dirs[5] = ry - uy; dirs[6] = -rx - ux; dirs[7] = -ry - uy;
+    for (let k = 0; k < 4; k++) {
+      let best = -Infinity, bi = 0;
+      const dx = dirs[2 * k]!, dy = dirs[2 * k + 1]!;
+      for (let i = 0; i < m; i++) {
+        const v = Hh[2 * i]! * dx + Hh[2 * i + 1]! * dy;
+        if (v > best) { best = v; bi = i; }
+      }
+      idx[k] = bi;
+    }
+    // coordinate ascent on the quad area (each vertex maximises its distance to its neighbours' chord)
+    sort4(idx, null);
+    if (idx[0] === idx[1] || idx[1] === idx[2] || idx[2] === idx[3]) return false;
+    for (let sweep = 0; sweep < 6; sweep++) {
+      let changed = false;
+      for (let k = 0; k < 4; k++) {
+        const a = idx[(k + 3) & 3]!, b = idx[(k + 1) & 3]!;
+        const ax = Hh[2 * a]!, ay = Hh[2 * a + 1]!, bx = Hh[2 * b]!, by = Hh[2 * b + 1]!;
+        let best = -Infinity, bi = idx[k]!;
+        for (let i = (a + 1) % m; i !== b; i = (i + 1) % m) {
+          const v = Math.abs((bx - ax) * (Hh[2 * i + 1]! - ay) - (by - ay) * (Hh[2 * i]! - ax));
+          if (v > best) { best = v; bi = i; }
+        }
+        if (bi !== idx[k]) { idx[k] = bi; changed = true; }
+      }
+      if (!changed) break;
+    }
+    // order by angle in the de-rotated frame: TL ≈ −135°, TR −45°, BR 45°, BL 135° (x right, y down)
+    let mx = 0, my = 0;
+    for (let k = 0; k < 4; k++) { mx += Hh[2 * idx[k]!]!; my += Hh[2 * idx[k]! + 1]!; }
+    mx /= 4; my /= 4;
+    const ang = this.qAng, order = this.qOrd;
+    for (let k = 0; k < 4; k++) {
+      const dx = Hh[2 * idx[k]!]! - mx, dy = Hh[2 * idx[k]! + 1]! - my;
+      ang[k] = Math.atan2(-(dx * ux + dy * uy), dx * rx + dy * ry); // (x' right, y' down)
+      order[k] = k;
+    }
+    sort4(order, ang);
+    let bestShift = 0, bestCost = Infinity;
+    for (let sh = 0; sh < 4; sh++) {
+      let cost = 0;
+      for (let k = 0; k < 4; k++) {
+        let d = ang[order[(k + sh) & 3]!]! - (k - 1.5) * 0.5 * Math.PI; // TL −135°, TR −45°, BR 45°, BL 135°
+        d -= 2 * Math.PI * Math.round(d / (2 * Math.PI));
+        cost += Math.abs(d);
+      }
+      if (cost < bestCost) { bestCost = cost; bestShift = sh; }
+    }
+    for (let k = 0; k < 4; k++) {
+      const i = idx[order[(k + bestShift) & 3]!]!;
+      out[2 * k] = Hh[2 * i]!;
+      out[2 * k + 1] = Hh[2 * i + 1]!;
+    }
+    // must be a proper convex quad with some area
+    let area2 = 0;
+    for (let k = 0; k < 4; k++) {
+      const a = k, b = (k + 1) & 3;
+      area2 += out[2 * a]! * out[2 * b + 1]! - out[2 * b]! * out[2 * a + 1]!;
+    }
+    return area2 > 8;
+  }
+
+  /** Is full-resolution pixel (x, y) ring ("on")? Outside the image: off. */
+  private onAt(x: number, y: number): boolean {
+    if (x < 0 || y < 0 || x >= this.W || y >= this.H) return false;
+    const d = this.data;
+    if (this.mono) return d[y * this.stride + x]! <= this.darkMax;
+    const p = y * this.stride + 3 * x;
+    const r = d[p]!, g = d[p + 1]!, b = d[p + 2]!;
+    return r >= this.minR && g << 8 >= this.gLo * r && g << 8 <= this.gHi * r && b << 8 <= this.bHi * r;
+  }
+
+  /**
+   * Refine a rough quad (TL, TR, BR, BL) to sub-pixel: per side, scans across the edge from the
+   * ring side toward the non-ring side (`outward`: the ring is inside the quad — outer boundary;
+   * otherwise the ring is outside — the hole boundary), TLS line fits, intersections. Writes `out`.
+   */
+  private refineQuad(q: Float64Array, outward: boolean, out: Float64Array): boolean {
+    const M = this.p.refineSamplesPerSide, k = this.p.refineSearchPx;
+    let qx = 0, qy = 0;
+    for (let i = 0; i < 4; i++) { qx += q[2 * i]!; qy += q[2 * i + 1]!; }
+    qx /= 4; qy /= 4;
+    const ex = this.ex, ey = this.ey;
+    for (let s = 0; s < 4; s++) {
+      const ax = q[2 * s]!, ay = q[2 * s + 1]!, bx = q[2 * ((s + 1) & 3)]!, by = q[2 * ((s + 1) & 3) + 1]!;
+      const dx = bx - ax, dy = by - ay;
+      const len = hyp2(dx, dy);
+      if (len < 4) return false;
+      let nx = -dy / len, ny = dx / len;
+      if (nx * ((ax + bx) / 2 - qx) + ny * ((ay + by) / 2 - qy) < 0) { nx = -nx; ny = -ny; } // outward normal
+      // scan direction: from the ring toward the non-ring side
+      const sx = outward ? nx : -nx, sy = outward ? ny : -ny;
+      let n = 0;
+      const alongX = Math.abs(sx) >= Math.abs(sy);
+      let last = -BIG;
+      for (let m = 0; m < M; m++) {
+        const t = 0.12 + (0.76 * (m + 0.5)) / M;
+        if (alongX) {
+          const y = Math.round(ay + t * dy);
+          if (y === last || y < 0 || y >= this.H) continue;
+          last = y;
+          const xl = Math.abs(dy) > 1e-9 ? ax + ((y - ay) * dx) / dy : ax + t * dx;
+          const dir = sx > 0 ? 1 : -1;
+          const xs = Math.round(xl - dir * k), steps = 2 * k;
+          // edge = ≥ 2 ring pixels then ≥ 2 non-ring pixels (single noisy pixels are skipped)
+          let run = 0;
+          for (let i = 0, x = xs; i <= steps; i++, x += dir) {
+            if (this.onAt(x, y)) { run++; continue; }
+            if (run >= 2) {
+              if (this.onAt(x + dir, y)) continue;
+              ex[n] = x - dir * 0.5; ey[n] = y; n++;
+              break;
+            }
+            run = 0;
+          }
+        } else {
+          const x = Math.round(ax + t * dx);
+          if (x === last || x < 0 || x >= this.W) continue;
+          last = x;
+          const yl = Math.abs(dx) > 1e-9 ? ay + ((x - ax) * dy) / dx : ay + t * dy;
+          const dir = sy > 0 ? 1 : -1;
+          const ys = Math.round(yl - dir * k), steps = 2 * k;
+          let run = 0;
+          for (let i = 0, y = ys; i <= steps; i++, y += dir) {
+            if (this.onAt(x, y)) { run++; continue; }
+            if (run >= 2) {
+              if (this.onAt(x, y + dir)) continue;
+              ex[n] = x; ey[n] = y - dir * 0.5; n++;
+              break;
+            }
+            run = 0;
+          }
+        }
+      }
+      if (!this.fitLine(n, s)) return false;
+    }
+    const maxShift = 2 * k + 2;
+    for (let c = 0; c < 4; c++) {
+      const a = (c + 3) & 3, b = c; // corner c = side (c−1) ∩ side c
+      const n1x = this.lineN[2 * a]!, n1y = this.lineN[2 * a + 1]!, c1 = this.lineC[a]!;
+      const n2x = this.lineN[2 * b]!, n2y = this.lineN[2 * b + 1]!, c2 = this.lineC[b]!;
+      const det = n1x * n2y - n1y * n2x;
+      if (Math.abs(det) < 0.05) return false;
+      const x = (c1 * n2y - c2 * n1y) / det, y = (n1x * c2 - n2x * c1) / det;
+      if (hyp2(x - q[2 * c]!, y - q[2 * c + 1]!) > maxShift) return false;
+      out[2 * c] = x;
+      out[2 * c + 1] = y;
+    }
+    return true;
+  }
+
+  /**
+   * Total-least-squares line through ex/ey[0..n) with robust re-weighting: two passes that drop
+   * points farther than max(0.75 px, 3·1.48·MAD) from the previous fit → lineN/lineC/lineRms[s].
+   */
+  private fitLine(n: number, s: number): boolean {
+    if (n < 4) return false;
+    const ex = this.ex, ey = this.ey, res = this.res;
+    let use = n;
+    let nx = 0, ny = 0, c = 0;
+    for (let pass = 0; pass < 3; pass++) {
+      let mx = 0, my = 0;
+      for (let i = 0; i < use; i++) { mx += ex[i]!; my += ey[i]!; }
+      mx /= use; my /= use;
+      let sxx = 0, sxy = 0, syy = 0;
+      for (let i = 0; i < use; i++) {
+        const dx = ex[i]! - mx, dy = ey[i]! - my;
+        sxx += dx * dx; sxy += dx * dy; syy += dy * dy;
+      }
+      // direction = principal eigenvector; normal ⟂ it
+      const th = 0.5 * Math.atan2(2 * sxy, sxx - syy);
+      nx = -Math.sin(th); ny = Math.cos(th);
+      c = nx * mx + ny * my;
+      let ss = 0;
+      for (let i = 0; i < use; i++) {
+        const r = nx * ex[i]! + ny * ey[i]! - c;
+        res[i] = r < 0 ? -r : r;
+        ss += r * r;
+      }
+      this.lineRms[s] = Math.sqrt(ss / use);
+      if (pass === 2) break;
+      const thr = Math.max(0.75, 3 * 1.4826 * median(res, use, this.res2));
+      let m = 0;
+      for (let i = 0; i < use; i++) {
+        if (res[i]! <= thr) { ex[m] = ex[i]!; ey[m] = ey[i]!; m++; }
+      }
+      if (m === use) break;
+      if (m < 4) return false;
+      use = m;
+    }
+    this.lineN[2 * s] = nx;
+    this.lineN[2 * s + 1] = ny;
+    this.lineC[s] = c;
+    return true;
+  }
+
+  /** Quads, refinement and PnP for a ring component; fills s. False = treat as blob. */
+  private ringGeometry(c: number, s: GateSighting, poolIdx: number, holeFrac: number): boolean {
+    const f = this.p.downsample;
+    const g = this.p.gate;
+    const area = this.compArea[c]!;
+    const cu = (this.compSumX[c]! / area) * f, cv = (this.compSumY[c]! / area) * f;
+    this.upAt(cu, cv);
+    const grow = 0.5 * f;
+    // outer quad (only when the component is fully inside the image)
+    let outerOk = false;
+    if (!s.touchesBorder) {
+      if (this.hullFromRows(this.rowMin, this.rowMax, this.compY0[c]!, this.compY1[c]!, grow) >= 4 && this.quadFromHull(this.quadTmp)) {
+        outerOk = this.refineQuad(this.quadTmp, true, this.quadOuter);
+      }
+    }
+    // inner quad (the hole)
+    let innerOk = false;
+    if (this.hullFromRows(this.holeMin, this.holeMax, this.holeY0, this.holeY1, grow) >= 4 && this.quadFromHull(this.quadTmp)) {
+      innerOk = this.refineQuad(this.quadTmp, false, this.quadInner);
+    }
+    // model half-sizes of the detected edges
+    let hOut: number, hIn: number;
+    if (this.mono) {
+      // dark band: its outer edge is the orange face's inner edge; its inner edge (the opening) is
+      // polluted by the dark tunnel faces → use the outer edge only
+      hOut = g.innerM / 2 + g.innerBandM;
+      hIn = NaN;
+      innerOk = false;
+    } else {
+      hOut = g.outerM / 2 - g.checkerBandM;
+      hIn = g.innerM / 2 + g.innerBandM;
+    }
+    if (innerOk && outerOk) this.matchInnerToOuter(hIn / hOut);
+    let n = 0;
+    const M = this.modelPts, I = this.imagePts;
+    const sgnX = SGN_X, sgnY = SGN_Y;
+    if (outerOk) {
+      for (let k = 0; k < 4; k++) {
+        M[2 * n] = sgnX[k]! * hOut; M[2 * n + 1] = sgnY[k]! * hOut;
+        I[2 * n] = this.quadOuter[2 * k]!; I[2 * n + 1] = this.quadOuter[2 * k + 1]!; n++;
+      }
+    }
+    if (innerOk) {
+      for (let k = 0; k < 4; k++) {
+        M[2 * n] = sgnX[k]! * hIn; M[2 * n + 1] = sgnY[k]! * hIn;
+        I[2 * n] = this.quadInner[2 * k]!; I[2 * n + 1] = this.quadInner[2 * k + 1]!; n++;
+      }
+    }
+    if (n < 4) return false;
+    let pose = this.pose;
+    if (!this.pnp.solve(M, I, n, this.K, pose)) return false;
+    // Planar two-fold ambiguity: also refine the mirrored tilt; keep the clearly better fit, and
+    // between two fits of equal quality the more upright gate (the gravity prior: gates stand).
+    const alt = this.poseAlt;
+    if (this.pnp.alternative(M, I, n, this.K, pose, alt)) {
+      const margin = 0.15 + 0.25 * Math.min(pose.rmsPx, alt.rmsPx);
+      if (alt.rmsPx < pose.rmsPx - margin) pose = alt;
+      else if (alt.rmsPx <= pose.rmsPx + margin && this.uprightness(alt) > this.uprightness(pose)) pose = alt;
+    }
+    const R = pose.R, t = pose.t;
+    const d = g.depthM / 2;
+    // gate centre on the mid-plane: d behind the face (model +Z points away from the camera)
+    const pc = this.poolPos[poolIdx]!;
+    pc[0] = t[0]! + d * R[2]!; pc[1] = t[1]! + d * R[5]!; pc[2] = t[2]! + d * R[8]!;
+    if (!(pc[2] > 0.2)) return false;
+    const nrm = this.poolNormal[poolIdx]!;
+    nrm[0] = -R[2]!; nrm[1] = -R[5]!; nrm[2] = -R[8]!;
+    if (nrm[0] * pc[0] + nrm[1] * pc[1] + nrm[2] * pc[2] > 0) { nrm[0] = -nrm[0]; nrm[1] = -nrm[1]; nrm[2] = -nrm[2]; }
+    s.kind = 'ring';
+    s.posCamM = pc;
+    s.normalCam = nrm;
+    s.reprojPx = pose.rmsPx;
+    const u = this.fx * (pc[0] / pc[2]) + this.cx, v = this.fy * (pc[1] / pc[2]) + this.cy;
+    s.centerPx[0] = u; s.centerPx[1] = v;
+    this.setRay(s, u, v);
+    // corners of the physical squares on the mid-plane; outer if fully in the image, else inner
+    const corners = this.poolCorners[poolIdx]!;
+    let kind: CornersKind = 'outer';
+    let areaN = 0;
+    for (let pass = 0; pass < 2; pass++) {
+      const h = pass === 0 ? g.outerM / 2 : g.innerM / 2;
+      let inside = true;
+      let a2 = 0;
+      let px0 = 0, py0 = 0, pxp = 0, pyp = 0;
+      for (let k = 0; k < 4; k++) {
+        const X = sgnX[k]! * h, Y = sgnY[k]! * h;
+        const qx = R[0]! * X + R[1]! * Y + R[2]! * d + t[0]!;
+        const qy = R[3]! * X + R[4]! * Y + R[5]! * d + t[1]!;
+        const qz = R[6]! * X + R[7]! * Y + R[8]! * d + t[2]!;
+        const xn = qx / qz, yn = qy / qz;
+        const cu2 = this.fx * xn + this.cx, cv2 = this.fy * yn + this.cy;
+        corners[k]![0] = cu2; corners[k]![1] = cv2;
+        if (!(qz > 0) || cu2 < 0 || cv2 < 0 || cu2 > this.W - 1 || cv2 > this.H - 1) inside = false;
+        if (k === 0) { px0 = xn; py0 = yn; } else a2 += pxp * yn - xn * pyp;
+        pxp = xn; pyp = yn;
+      }
+      a2 += pxp * py0 - px0 * pyp;
+      if (pass === 0) areaN = Math.abs(a2) / 2;
+      if (inside) { kind = pass === 0 ? 'outer' : 'inner'; break; }
+      kind = 'inner';
+    }
+    s.cornersPx = corners;
+    s.cornersKind = kind;
+    s.sizeN = Math.sqrt(areaN);
+    s.angularSizeRad = 2 * Math.atan(s.sizeN / 2);
+    // confidence: fit quality × hole proportion × calibrated-square consistency
+    const qFit = Math.exp(-((pose.rmsPx / 2) ** 2));
+    const fracExp = this.mono ? 0.75 : (hIn / hOut) ** 2;
+    // (a component cut by the image border has lost part of its ring: its hole fraction says nothing)
+    const qHole = s.touchesBorder ? 1 : Math.exp(-(((holeFrac - fracExp) / 0.25) ** 2));
+    const qOrtho = n === 4 ? Math.exp(-((pose.orthoDefect / 0.35) ** 2)) : 1;
+    const qBoth = outerOk && innerOk ? 1 : 0.85;
+    s.confidence = Math.max(0.3, Math.min(1, (this.mono ? 0.85 : 1) * qBoth * (0.35 + 0.65 * qFit * qHole * qOrtho)));
+    return true;
+  }
+
+  /** cos of the angle between the gate's up axis (model −Y) and the world up, both in the camera frame. */
+  private uprightness(p: PlanarPose): number {
+    const R = p.R;
+    return -(R[1]! * this.upCamX + R[4]! * this.upCamY + R[7]! * this.upCamZ);
+  }
+
+  /** Re-index the inner quad so corner k corresponds to outer corner k (concentric squares). */
+  private matchInnerToOuter(ratio: number): void {
+    const o = this.quadOuter, q = this.quadInner, tmp = this.quadTmp;
+    let mx = 0, my = 0;
+    for (let k = 0; k < 4; k++) { mx += o[2 * k]!; my += o[2 * k + 1]!; }
+    mx /= 4; my /= 4;
+    let best = 0, bestCost = Infinity;
+    for (let sh = 0; sh < 4; sh++) {
+      let cost = 0;
+      for (let k = 0; k < 4; k++) {
+        const j = (k + sh) & 3;
+        const ex = mx + ratio * (o[2 * k]! - mx), ey = my + ratio * (o[2 * k + 1]! - my);
+        cost += (q[2 * j]! - ex) ** 2 + (q[2 * j + 1]! - ey) ** 2;
+      }
+      if (cost < bestCost) { bestCost = cost; best = sh; }
+    }
+    if (best === 0) return;
+    for (let k = 0; k < 8; k++) tmp[k] = q[k]!;
+    for (let k = 0; k < 4; k++) {
+      const j = (k + best) & 3;
+      q[2 * k] = tmp[2 * j]!;
+      q[2 * k + 1] = tmp[2 * j + 1]!;
+    }
+  }
+}
