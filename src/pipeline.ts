@@ -146,11 +146,21 @@ export class Pipeline implements Controller {
     const col = this.colliculus.step({ frame: f, rollRad: roll, pitchRad: pitch, expected }, 0);
     this.lastCol = col;
     const t = col.target;
-    if (t && t.posCamM) {
+    // PnP fits that do not reproject (> 2.5 px RMS) are wrong-solution poses: measured in flight,
+    // their position error is ~0.6 m against ~0.15 m for clean ones
+    if (t && t.posCamM && t.reprojPx <= 2.5) {
       this.sightings++;
-      const relEnuM = quatRotate(q, camToBody(t.posCamM, f.mount.tiltUpRad));
-      const normalEnu = t.normalCam ? quatRotate(q, camToBody(t.normalCam, f.mount.tiltUpRad)) : null;
-      const h = this.hippocampus.step({ kind: 'sighting', stampS: f.stampS, relEnuM, normalEnu, rangeM: norm(t.posCamM) });
+      const tilt = f.mount.tiltUpRad;
+      const rangeM = norm(t.posCamM);
+      // an upright gate shows where world-up is: bound the gyro's tilt drift (close, clean fits only)
+      if (t.upCam && rangeM < 9 && t.reprojPx < 1.5) this.vestibular.correctTilt(camToBody(t.upCam, tilt), 0.06 * Math.min(1, 4 / rangeM), f.stampS);
+      const qs = this.vestibular.attitudeAt(f.stampS);
+      const relEnuM = quatRotate(qs, camToBody(t.posCamM, tilt));
+      const normalEnu = t.normalCam ? quatRotate(qs, camToBody(t.normalCam, tilt)) : null;
+      // oblique views and poor fits give poor PnP: say so to the filter
+      const cosView = t.normalCam ? Math.abs(t.normalCam[0] * t.rayCam[0] + t.normalCam[1] * t.rayCam[1] + t.normalCam[2] * t.rayCam[2]) : 0.5;
+      const sigmaScale = (1 / Math.max(0.3, cosView)) * (1 + t.reprojPx);
+      const h = this.hippocampus.step({ kind: 'sighting', stampS: f.stampS, relEnuM, normalEnu, rangeM, sigmaScale });
       if (h.sightingAccepted) this.replan = true;
     }
   }

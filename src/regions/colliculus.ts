@@ -7,26 +7,47 @@
  * orienting reflex — a winner-take-all neural field picks one target (the expected one when cortex/
  * hippocampus say where the next gate should be, else the nearest/largest) and turns toward it; (3)
  * looming escape — an LGMD collision detector and a time-to-contact from the target's expansion.
- * MEASUREMENT. test/colliculus.test.ts renders gates with the simulator's renderer and reports:
- * centre and corner errors in pixels and PnP range error (% of range) at 1.8–15 m, straight and up
- * to 60° off-axis, rolled up to 70°, with pixel noise; distractor rejection; target choice with two
- * gates in view (expected vs largest); mono8 best effort. test/looming.test.ts: LGMD fires before
- * contact on Gabbiani's approach stimulus and stays silent for translation and whole-field motion;
- * τ within 20 % on a constant-speed rendered approach. bench/colliculus.ts: p50/p99 ms per 640 × 360
- * rgb8 frame (target p99 ≤ 0.6 ms on one core). In closed loop the ablation is "gate acquisition
- * without the colliculus" (time from start to first gate pass / passes per lap).
+ * MEASUREMENT (numbers printed by the tests; bench/colliculus.ts for cost).
+ *  - test/colliculus.test.ts, rendered frames: at 3–15 m, 0–60° off the gate axis, noise std 2:
+ *    centre ≤ 0.3 px, corners ≤ 0.5 px, PnP position ≤ 0.3 % of range; noise std 4: ≤ 1.2 px and
+ *    0.3 %; rolled ±45…70°: same; 1.8 m (outer frame out of the image): opening corners 0.4 px;
+ *    mono8 (best effort, 3–6 m): centre ≤ 0.2 px, corners ≤ 2.5 px, position ≤ 0.1 %. Distractors
+ *    in gate-like colours: never rings (colour), gate-orange boxes: blobs (shape), never the target.
+ *    Two gates: no expectation → the nearer wins; `expected` at the farther → it wins on frame 1.
+ *  - test/looming.test.ts: Gabbiani's approach stimulus (l/|v| = 50 ms): collision 133 ms before
+ *    contact (first spike at θ ≈ 21°); rendered box at 8 m/s: 350 ms before contact; silent for a
+ *    translating square and for whole-field motion (veto); turning in place at 1–6 rad/s fires the
+ *    bare LGMD on 24–50 of 60 frames but never with the gyro corollary discharge; τ within 6.5 %
+ *    on a rendered 6 m/s approach.
+ *  - bench/colliculus.ts (640 × 360 rgb8, one core): p50 ≈ 0.27 ms, p99 ≈ 0.37 ms (target 0.6).
+ *  - Closed loop (the pipeline's ablation): gate acquisition without the colliculus — time from
+ *    start to the first gate pass / gates passed per lap.
  *
- * TICK. detect (one sub-sampled pass: orange classification + coarse luma; components; ring test;
- * quads; sub-pixel edges; PnP) → orienting field (bottom-up bumps from the sightings, weighted by
- * confidence² and size; a top-down bump at `expected`) → target = the sighting under the field's
- * strongest activity → orienting rates → LGMD on the coarse luma → τ from the target's size.
- * The returned output object, its arrays and the sighting objects are reused every tick: copy what
- * you keep.
+ * TICK. detect (one sub-sampled pass: orange classification; coarse luma cells; components; ring
+ * test; quads; sub-pixel edges; PnP) → orienting field (bottom-up bumps from the sightings,
+ * weighted by confidence² and size; a top-down bump at `expected`) → target = the sighting under
+ * the strongest field potential (> 0) → orienting rates → LGMD on the coarse luma (optionally
+ * de-rotated by the gyro) → τ from the target's size over frame stamps. The returned output object,
+ * its arrays and the sighting objects are reused every tick: copy what you keep.
  *
  * FRAMES. Camera optical frame: x right, y down, z forward (pixels u right, v down, integer = pixel
  * centre). Orienting rates are BODY rates (FLU): yaw about body z (+ = left), pitch about body y
  * (+ = nose down); they centre the target in the (body-fixed) image whatever the roll. `rayLevel`
- * gives bearings in the level frame (roll and pitch removed) for the world-level consumers.
+ * gives bearings in the level frame (roll and pitch removed) for world-level consumers. Sighting
+ * centres and corners are on the gate's mid-plane (as sim/gates.ts gateCorners).
+ *
+ * LIMITS. (1) A gate closer than ≈ 2.5 m whose orange rim around the opening is cut by the image
+ * border (close AND off-centre) is only a blob: centroid, no corners or pose. (2) Blobs never
+ * drive the orienting field (their input stays below the field's resting level), so a gate seen
+ * edge-on or cut by the border is not oriented to. (3) Colour thresholds are tuned to the
+ * simulator's palette (video levels 16–239, lighting 0.8–1.0, noise ≤ 4); a real JPEG stream needs
+ * them re-measured (config `colour`). (4) mono8: the dark inner band only, up to ≈ 8 m, four-point
+ * pose (yaw of the gate plane ambiguous by ≈ 10° at 6 m). (5) Four-point poses break the planar
+ * tilt ambiguity by assuming the gate stands upright. (6) The field commits after ≈ τ/2 of evidence:
+ * frame 1 at 30 Hz, frames 3–4 at 120 Hz. (7) The LGMD responds to any fast, high-contrast expansion
+ * — flying through a gate looms too — and, without `bodyRateRadS`, to fast turning: the escape
+ * decision downstream must weigh it against the target (passing through the opening ≠ collision).
+ * (8) τ needs 3 frames of one target and is noisy (≤ 20 %) for τ > 3 s right after acquisition.
  */
 import { z } from 'zod';
 import type { Vec3 } from '../math/vec3.js';
@@ -155,7 +176,7 @@ export const ColliculusParams = z.strictObject({
       spikeKappa: z.number().gt(0.5).lt(1).default(0.78).describe('spike threshold on κ'),
       spikesForCollision: z.number().int().min(1).default(5),
       vetoMeanAbsP: pos().default(20).describe('whole-field veto T_FFI on mean |P|, grey levels'),
-      ttcWindow: z.number().int().min(2).max(64).default(5).describe('frames in the τ regression'),
+      ttcWindow: z.number().int().min(2).max(64).default(8).describe('frames in the τ regression (longer = less noise, more lag under acceleration)'),
       maxTtcS: pos().default(30).describe('τ above this is reported as null, s'),
       trackMaxJump: pos().default(0.2).describe('target continuity: max centre jump per frame, fraction of image width'),
     })

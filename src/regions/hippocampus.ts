@@ -71,6 +71,8 @@ export type HippocampusInput =
       /** The gate plane's normal in ENU pointing toward the camera, when the PnP gave one. */
       normalEnu: Vec3 | null;
       rangeM: number;
+      /** Multiplies the sighting noise (oblique views, poor fits); default 1. */
+      sigmaScale?: number;
     };
 
 export interface HippocampusOutput {
@@ -262,7 +264,7 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
     this.out.sightingAccepted = false;
     const g = this.gates[this.target];
     if (!g || !Number.isFinite(s.rangeM) || !s.relEnuM.every(Number.isFinite)) return;
-    const r = this.cfg.sightingSigmaBaseM + this.cfg.sightingSigmaPerM * s.rangeM;
+    const r = (this.cfg.sightingSigmaBaseM + this.cfg.sightingSigmaPerM * s.rangeM) * Math.max(1, s.sigmaScale ?? 1);
     const dp = this.sinceStamp(s.stampS, this.dp);
     const inn = [0, 1, 2].map((a) => this.axes[a]!.innovation(s.relEnuM[a]!, dp[a]!, r));
     // gate the sighting as a whole: a different gate or a bad PnP is an outlier

@@ -13,7 +13,7 @@
  * placed at the attitude they were exposed with.
  */
 import { GRAVITY_MS2 } from '../math/constants.js';
-import { quatFromEuler, quatIntegrate, quatRotate, quatRotateInv, quatToEuler, type Quat } from '../math/quat.js';
+import { quatFromAxisAngle, quatFromEuler, quatIntegrate, quatMul, quatNormalize, quatRotate, quatRotateInv, quatToEuler, type Quat } from '../math/quat.js';
 import { isFiniteVec, type Vec3 } from '../math/vec3.js';
 import type { ImuSample } from '../tracts/io.js';
 import type { LearnedState, Region } from './region.js';
@@ -133,16 +133,20 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
    * agrees; only roll and pitch change (the correction axis is perpendicular to up). Returns the
    * angle between predicted and observed up, rad.
    */
-  correctTilt(upBody: Vec3, gain: number): number {
+  correctTilt(upBody: Vec3, gain: number, atS = NaN): number {
     if (!this.calibrated || !isFiniteVec(upBody) || !(gain > 0)) return 0;
     const n = Math.hypot(upBody[0], upBody[1], upBody[2]);
     if (n < 0.5) return 0;
     const o: Vec3 = [upBody[0] / n, upBody[1] / n, upBody[2] / n];
-    const p = quatRotateInv(this.quat, [0, 0, 1]);
-    // δθ = gain · (observed × predicted): R ← R·Exp(δθ) moves the predicted up onto the observed
+    // the observation belongs to the attitude of its exposure
+    const qs = Number.isNaN(atS) ? this.quat : this.attitudeAt(atS);
+    const p = quatRotateInv(qs, [0, 0, 1]);
+    // δθ_body = gain · (observed × predicted) moves the predicted up onto the observed; applied in
+    // the world frame (R_s·δθ) it corrects the current attitude the same way
     const d: Vec3 = [o[1] * p[2] - o[2] * p[1], o[2] * p[0] - o[0] * p[2], o[0] * p[1] - o[1] * p[0]];
     const err = Math.asin(Math.min(1, Math.hypot(d[0], d[1], d[2])));
-    this.quat = quatIntegrate(this.quat, [d[0] * gain, d[1] * gain, d[2] * gain], 1);
+    const w = quatRotate(qs, [d[0] * gain, d[1] * gain, d[2] * gain]);
+    this.quat = quatNormalize(quatMul(quatFromAxisAngle(w, Math.hypot(w[0], w[1], w[2])), this.quat));
     this.tiltCorrections++;
     return err;
   }

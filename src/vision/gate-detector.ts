@@ -18,14 +18,16 @@
  *     largest-area quadrilateral on each hull, seeded by the extreme points along the image
  *     diagonals de-rotated by the roll/pitch estimate, then ordered TL, TR, BR, BL in the de-rotated
  *     frame (so the labels follow the upright gate for any roll).
- *  5. Sub-pixel refinement at full resolution: along each side, ~16 scans across the edge (along the
- *     image axis closest to the side's normal) find the last-ring / first-non-ring pixel pair; a
- *     total-least-squares line per side (one outlier-rejection pass); corners = intersections of
- *     adjacent lines.
+ *  5. Sub-pixel refinement at full resolution: along each side, 16 scans across the edge (along the
+ *     image axis closest to the side's normal) find the last-ring / first-non-ring pixel pair (≥ 2
+ *     of each, so single noisy pixels are skipped); a total-least-squares line per side with
+ *     MAD-based outlier rejection; corners = intersections of adjacent lines.
  *  6. PnP (see pnp.ts) with the physical positions of those edges: the orange region spans
  *     innerM/2 + innerBandM … outerM/2 − checkerBandM from the centre, on the face plane, which is
  *     depthM/2 in front of the gate's mid-plane. Eight points when the outer quad is fully inside
- *     the image, four (the opening) when the gate is so close the outer frame leaves the image.
+ *     the image, four (the opening) when the gate is so close the outer frame leaves the image. The
+ *     mirrored-tilt solution of the planar ambiguity is refined too; the better fit wins, and on a
+ *     tie the more upright gate (gravity prior from the attitude).
  *
  * mono8 (best effort): orange is a mid-grey indistinguishable from ground and sky by brightness, so
  * the detector looks for the near-black inner band instead (luma ≤ darkMax): a thin dark ring whose
@@ -115,6 +117,8 @@ export interface GateSighting {
   posCamM: Vec3 | null;
   /** Gate plane normal, pointing from the gate toward the camera. */
   normalCam: Vec3 | null;
+  /** The gate's own up axis (along its vertical sides) in the camera frame: gates stand upright, so this is world-up. */
+  upCam: Vec3 | null;
   /** RMS reprojection error of the PnP fit, px (NaN without a pose). */
   reprojPx: number;
   confidence: number;
@@ -134,6 +138,7 @@ const newSighting = (): GateSighting => ({
   touchesBorder: false,
   posCamM: null,
   normalCam: null,
+  upCam: null,
   reprojPx: NaN,
   confidence: 0,
 });
@@ -145,7 +150,18 @@ export interface DetectorAttitude {
 }
 
 const BIG = 0x3fffffff;
-const bestFirst = (a: GateSighting, b: GateSighting): number => b.confidence - a.confidence || b.areaPx - a.areaPx;
+/** Insertion sort, best (confidence, then area) first; Array.prototype.sort would allocate. */
+function sortBestFirst(a: GateSighting[]): void {
+  for (let i = 1; i < a.length; i++) {
+    const v = a[i]!;
+    let j = i - 1;
+    while (j >= 0 && (a[j]!.confidence < v.confidence || (a[j]!.confidence === v.confidence && a[j]!.areaPx < v.areaPx))) {
+      a[j + 1] = a[j]!;
+      j--;
+    }
+    a[j + 1] = v;
+  }
+}
 
 /** Model corner signs, TL TR BR BL with X right, Y down. */
 const SGN_X = Int8Array.of(-1, 1, 1, -1);
@@ -198,6 +214,7 @@ export class GateDetector {
   private readonly poolCorners: [[number, number], [number, number], [number, number], [number, number]][] = [];
   private readonly poolPos: Vec3[] = [];
   private readonly poolNormal: Vec3[] = [];
+  private readonly poolUp: Vec3[] = [];
 
   // frame geometry
   private W = 0;
@@ -315,6 +332,7 @@ export class GateDetector {
       this.poolCorners.push([[0, 0], [0, 0], [0, 0], [0, 0]]);
       this.poolPos.push([0, 0, 0]);
       this.poolNormal.push([0, 0, 0]);
+      this.poolUp.push([0, 0, 0]);
     }
   }
 
@@ -356,7 +374,7 @@ export class GateDetector {
   }
 
   /**
-   * Detect gates in `frame`. `tiltUpRad` is the camera's up-tilt; the attitude de-rotates the image.
+   * Detect gates in `frame` (the camera up-tilt comes from frame.mount; the attitude de-rotates the image).
    * Returns the number of sightings (also `this.sightings.length`), best first.
    */
   detect(frame: CameraFrame, att: DetectorAttitude): number {
@@ -389,7 +407,7 @@ export class GateDetector {
       if (this.examine(this.cand[k]!, s, this.sightings.length)) this.sightings.push(s);
     }
     this.suppressRingParts();
-    this.sightings.sort(bestFirst);
+    sortBestFirst(this.sightings);
     return this.sightings.length;
   }
 
@@ -630,6 +648,7 @@ export class GateDetector {
     s.touchesBorder = x0 === 0 || y0 === 0 || x1 === this.wd - 1 || y1 === this.hd - 1;
     s.posCamM = null;
     s.normalCam = null;
+    s.upCam = null;
     s.cornersPx = null;
     s.cornersKind = 'outer';
     s.reprojPx = NaN;
@@ -1069,6 +1088,10 @@ export class GateDetector {
     s.kind = 'ring';
     s.posCamM = pc;
     s.normalCam = nrm;
+    // model Y points down the gate (corner order TL, TR, BR, BL): up = −(model Y) in the camera
+    const up = this.poolUp[poolIdx]!;
+    up[0] = -R[1]!; up[1] = -R[4]!; up[2] = -R[7]!;
+    s.upCam = up;
     s.reprojPx = pose.rmsPx;
     const u = this.fx * (pc[0] / pc[2]) + this.cx, v = this.fy * (pc[1] / pc[2]) + this.cy;
     s.centerPx[0] = u; s.centerPx[1] = v;
