@@ -124,6 +124,19 @@ describe('colliculus: gate detection and PnP on rendered frames', () => {
     }
   });
 
+  it('far and oblique (25 m, 30°): the planar tilt ambiguity is flagged and resolved upright', () => {
+    const gate = gateAt([0, 0, 2], 30 * DEG);
+    const v = frontView(25);
+    const s = new Colliculus().step(input(render(new Renderer([gate]), v), v), 1 / 30).target!;
+    expect(s.kind).toBe('ring');
+    expect(s.poseAmbiguous).toBe(true);
+    expect(s.upCam![1]).toBeLessThan(-0.99); // level camera: world up is −y in the optical frame
+    expect(errorsOf(s, gate, v).rangePct).toBeLessThan(5);
+    // near gates are unambiguous
+    const near = new Colliculus().step(input(render(new Renderer([gate]), frontView(6)), frontView(6)), 1 / 30).target!;
+    expect(near.poseAmbiguous).toBe(false);
+  });
+
   it('roll 45°, 60° and 70°: detected, corners labelled TL, TR, BR, BL as the upright gate', () => {
     const col = new Colliculus();
     const rows: string[] = [];

@@ -235,7 +235,7 @@ describe('time to contact τ = θ/θ′', () => {
       if (x > -2) break;
       r.render([x, 0.3, 2], quatFromEuler(0, 20 * DEG, 0), prof, buf, rng);
       const out = col.step({ frame: makeCameraFrame(prof, buf, t, k), rollRad: 0, pitchRad: 20 * DEG, expected: null }, 1 / 30);
-      if (k < 5) continue; // the regression window fills
+      if (k < 8) continue; // the regression window (8 frames) fills
       const truth = -x / speed;
       expect(out.looming.ttcS).not.toBeNull();
       const e = Math.abs(out.looming.ttcS! - truth) / truth;

@@ -214,6 +214,7 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
   private lastCollision = false;
   private prevStampS: number | null = null;
   private readonly rot = new Float64Array(3);
+  private readonly att = { rollRad: 0, pitchRad: 0 };
 
   constructor(opts: ColliculusOptions = {}) {
     const cfg = (this.cfg = parseParams(ColliculusParams, opts, 'Colliculus'));
@@ -296,7 +297,9 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
     dt = Math.min(0.25, dt);
 
     // ---- detection
-    const n = this.detector.detect(fr, { rollRad: roll, pitchRad: pitch });
+    this.att.rollRad = roll;
+    this.att.pitchRad = pitch;
+    const n = this.detector.detect(fr, this.att);
     const S = this.detector.sightings;
     let rings = 0;
     for (let i = 0; i < n; i++) if (S[i]!.kind === 'ring') rings++;

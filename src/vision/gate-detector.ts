@@ -121,6 +121,12 @@ export interface GateSighting {
   upCam: Vec3 | null;
   /** RMS reprojection error of the PnP fit, px (NaN without a pose). */
   reprojPx: number;
+  /**
+   * The mirrored-tilt pose (planar ambiguity) fit about as well and differs by > 2° in orientation;
+   * the upright-gate prior (from the attitude estimate) chose between them. normalCam and upCam then
+   * carry that prior and are not independent evidence of the camera's tilt. Position is unaffected.
+   */
+  poseAmbiguous: boolean;
   confidence: number;
 }
 
@@ -140,6 +146,7 @@ const newSighting = (): GateSighting => ({
   normalCam: null,
   upCam: null,
   reprojPx: NaN,
+  poseAmbiguous: false,
   confidence: 0,
 });
 
@@ -652,6 +659,7 @@ export class GateDetector {
     s.cornersPx = null;
     s.cornersKind = 'outer';
     s.reprojPx = NaN;
+    s.poseAmbiguous = false;
 
     // per-row extents of the component
     const rowMin = this.rowMin, rowMax = this.rowMax;
@@ -1071,10 +1079,15 @@ export class GateDetector {
     // Planar two-fold ambiguity: also refine the mirrored tilt; keep the clearly better fit, and
     // between two fits of equal quality the more upright gate (the gravity prior: gates stand).
     const alt = this.poseAlt;
+    let ambiguous = false;
     if (this.pnp.alternative(M, I, n, this.K, pose, alt)) {
       const margin = 0.15 + 0.25 * Math.min(pose.rmsPx, alt.rmsPx);
       if (alt.rmsPx < pose.rmsPx - margin) pose = alt;
-      else if (alt.rmsPx <= pose.rmsPx + margin && this.uprightness(alt) > this.uprightness(pose)) pose = alt;
+      else if (alt.rmsPx <= pose.rmsPx + margin) {
+        const A = pose.R, B = alt.R; // cos of the angle between the two plane normals
+        ambiguous = A[2]! * B[2]! + A[5]! * B[5]! + A[8]! * B[8]! < Math.cos(2 * (Math.PI / 180));
+        if (this.uprightness(alt) > this.uprightness(pose)) pose = alt;
+      }
     }
     const R = pose.R, t = pose.t;
     const d = g.depthM / 2;
@@ -1092,6 +1105,7 @@ export class GateDetector {
     const up = this.poolUp[poolIdx]!;
     up[0] = -R[1]!; up[1] = -R[4]!; up[2] = -R[7]!;
     s.upCam = up;
+    s.poseAmbiguous = ambiguous;
     s.reprojPx = pose.rmsPx;
     const u = this.fx * (pc[0] / pc[2]) + this.cx, v = this.fy * (pc[1] / pc[2]) + this.cy;
     s.centerPx[0] = u; s.centerPx[1] = v;

@@ -12,13 +12,21 @@
  *   spike when κ ≥ κ_spike, unless the whole field changed (feed-forward inhibition:
  *   Σ|P| / N_cell ≥ T_FFI → self-motion / a lighting change, no spike, the run is broken);
  *   collision after n_spikes spikes in a row.
- * Scale. The cells are averages over cellPx × cellPx pixels (8 × 8 by default, 80 × 45 cells for
- * 640 × 360), so P is in grey levels like the original's per-pixel P but an edge must sweep a good
- * part of a cell to count; T_S = 30 (as published) works at that scale. T_FFI is raised from the
- * published 10 to 20 (grey levels, mean over the field): a dark object expanding over 10–20 % of
- * the image per frame (the last ≈ 150 ms before contact at 30 Hz) would otherwise veto itself,
- * while a full-field pan of textured ground/sky at the speeds that matter stays above it. Both
- * thresholds assume ≈ 30–60 Hz frames (P is a per-frame difference).
+ * Scale. The cells are the mean of 4 pixels (2 × 2 samples at ¼ and ¾) of each cellPx × cellPx
+ * block (8 × 8 by default: 80 × 45 cells for 640 × 360), so P is in grey levels like the original's
+ * per-pixel P, but an edge must move ≈ 2–4 px within a cell to count; T_S = 30 (as published) works
+ * at that scale (pixel noise std 4 never reaches it). T_FFI is raised from the published 10 to 20
+ * (mean |P| over the field, grey levels): in the last ≈ 150 ms before contact a dark object expanding
+ * over 10–20 % of the image per frame (30 Hz) would otherwise veto itself. The veto catches abrupt
+ * whole-field changes (a lighting change, a fast pan over high-contrast texture); it does NOT catch
+ * the drone turning over the simulator's scene (mean |P| 3–9 at 0.5–8 rad/s, yet dozens of spiking
+ * frames): that is what the corollary discharge below is for. Both thresholds assume ≈ 30–60 Hz
+ * frames (P is a per-frame difference).
+ *
+ * Corollary discharge (an extension, optional): given the camera's rotation since the previous frame
+ * (from the gyro), the previous grid is warped by it (bilinear, per cell through K·R·K⁻¹) before
+ * differencing, so the drone's own turning does not excite P — as saccadic suppression and efference
+ * copies do in animals. Translation-induced expansion is kept: that is looming.
  *
  * Time to contact: for an object of fixed size s at distance d approached at speed v, the image
  * size on the normalised plane is θ_n = s/d, so d(ln θ_n)/dt = v/d = 1/τ exactly (for a fronto-

@@ -106,6 +106,7 @@ export class PlanarPnP {
   private readonly tmp = new Float64Array(9);
   private readonly Rsave = new Float64Array(9);
   private readonly tsave = new Float64Array(3);
+  private readonly sse = new Float64Array(1);
   /** Gauss–Newton iterations. */
   iterations = 8;
 
@@ -182,7 +183,8 @@ export class PlanarPnP {
   refine(model: ArrayLike<number>, image: ArrayLike<number>, n: number, K: PinholeK, out: PlanarPose): boolean {
     const { fx, fy, cx, cy } = K;
     const R = out.R, t = out.t;
-    let err = this.residual(model, image, n, K, R, t);
+    this.residual(model, image, n, K, R, t);
+    let err = this.sse[0]!;
     if (!Number.isFinite(err)) return false;
     for (let it = 0; it < this.iterations; it++) {
       const JtJ = this.J, g = this.g;
@@ -224,7 +226,8 @@ export class PlanarPnP {
       this.tsave.set(t);
       rotateLeft(R, g, this.tmp);
       t[0] = t[0]! + g[3]!; t[1] = t[1]! + g[4]!; t[2] = t[2]! + g[5]!;
-      const e2 = this.residual(model, image, n, K, R, t);
+      this.residual(model, image, n, K, R, t);
+      const e2 = this.sse[0]!;
       if (!(e2 <= err)) {
         R.set(this.Rsave);
         t.set(this.tsave);
@@ -266,16 +269,16 @@ export class PlanarPnP {
     return this.refine(model, image, n, K, out);
   }
 
-  /** Sum of squared pixel residuals. */
-  private residual(model: ArrayLike<number>, image: ArrayLike<number>, n: number, K: PinholeK, R: Float64Array, t: Float64Array): number {
+  /** Sum of squared pixel residuals → this.sse[0] (a typed-array slot: no boxed return value). */
+  private residual(model: ArrayLike<number>, image: ArrayLike<number>, n: number, K: PinholeK, R: Float64Array, t: Float64Array): void {
     let e = 0;
     for (let i = 0; i < n; i++) {
       const X = model[2 * i]!, Y = model[2 * i + 1]!;
       const px = R[0]! * X + R[1]! * Y + t[0]!, py = R[3]! * X + R[4]! * Y + t[1]!, pz = R[6]! * X + R[7]! * Y + t[2]!;
-      if (!(pz > 1e-6)) return Infinity;
+      if (!(pz > 1e-6)) { this.sse[0] = Infinity; return; }
       const du = K.fx * px / pz + K.cx - image[2 * i]!, dv = K.fy * py / pz + K.cy - image[2 * i + 1]!;
       e += du * du + dv * dv;
     }
-    return e;
+    this.sse[0] = e;
   }
 }
