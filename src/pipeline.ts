@@ -8,7 +8,7 @@
  */
 import { camToBody, bodyToCam } from './math/camera.js';
 import { quatRotate, quatRotateInv, quatToEuler, type Quat } from './math/quat.js';
-import { norm, type Vec3 } from './math/vec3.js';
+import { dot, norm, type Vec3 } from './math/vec3.js';
 import type { Controller } from './tracts/controller.js';
 import type { CameraFrame, CtbrCommand, ImuSample } from './tracts/io.js';
 import { Vestibular } from './regions/vestibular.js';
@@ -104,6 +104,7 @@ export class Pipeline implements Controller {
   private disarm = false;
   private lastImuS: number | null = null;
   private lastFrameS: number | null = null;
+  private lastFrameStampS: number | null = null;
   private replan = true;
   private gatesPassed = 0;
   private sightings = 0;
@@ -111,9 +112,11 @@ export class Pipeline implements Controller {
   private guardMode: GuardMode = 'disarmed';
   private readonly planGates: number;
   private readonly speed: SpeedPolicy;
+  /** Discovery search: hold this height and turn at this rate until a gate is seen. */
+  private readonly searchHeightM = 1.5;
+  private readonly searchYawRateRadS = 0.7;
 
   constructor(readonly cfg: PipelineConfig) {
-    if (!cfg.prior) throw new Error('pipeline: flying without a prior map (--no-map) is not available yet');
     this.vestibular = new Vestibular({ initialYawRad: cfg.start.yawRad });
     this.hippocampus = new Hippocampus(cfg.prior, cfg.start, { ...cfg.hippocampus, learnMap: !(cfg.ablate?.hippocampusMemory ?? false) });
     this.colliculus = new Colliculus({ gate: cfg.gate });
@@ -140,28 +143,36 @@ export class Pipeline implements Controller {
   onFrame(f: CameraFrame): void {
     this.lastFrameS = f.arrivalS;
     if (!this.vestibular.isCalibrated) return;
+    this.hippocampus.setHeading(this.vestibular.euler[2]);
     const q = this.vestibular.attitudeAt(f.stampS);
     const [roll, pitch] = quatToEuler(q);
     const expected = this.expectedGate(q, f.mount.tiltUpRad);
-    const col = this.colliculus.step({ frame: f, rollRad: roll, pitchRad: pitch, expected }, 0);
+    const dtS = this.lastFrameStampS === null ? 1 / 30 : Math.max(1e-3, f.stampS - this.lastFrameStampS);
+    this.lastFrameStampS = f.stampS;
+    const col = this.colliculus.step({ frame: f, rollRad: roll, pitchRad: pitch, expected, bodyRateRadS: this.vestibular.rateEstimate }, dtS);
     this.lastCol = col;
     const t = col.target;
-    // PnP fits that do not reproject (> 2.5 px RMS) are wrong-solution poses: measured in flight,
-    // their position error is ~0.6 m against ~0.15 m for clean ones
-    if (t && t.posCamM && t.reprojPx <= 2.5) {
+    // an upright gate shows where world-up is: bound the gyro's tilt drift (close, clean fits only)
+    if (t && t.upCam && t.posCamM && !t.poseAmbiguous && t.reprojPx < 1.5) {
+      const rangeM = norm(t.posCamM);
+      if (rangeM < 9) this.vestibular.correctTilt(camToBody(t.upCam, f.mount.tiltUpRad), 0.06 * Math.min(1, 4 / rangeM), f.stampS);
+    }
+    const qs = this.vestibular.attitudeAt(f.stampS);
+    // every gate in view localises the drone and corrects the map, not only the target
+    for (const s of col.sightings) {
+      // PnP fits that do not reproject (> 2.5 px RMS) are wrong-solution poses: measured in flight,
+      // their position error is ~0.6 m against ~0.15 m for clean ones
+      if (s.kind !== 'ring' || !s.posCamM || !(s.reprojPx <= 2.5)) continue;
       this.sightings++;
       const tilt = f.mount.tiltUpRad;
-      const rangeM = norm(t.posCamM);
-      // an upright gate shows where world-up is: bound the gyro's tilt drift (close, clean fits only)
-      if (t.upCam && rangeM < 9 && t.reprojPx < 1.5) this.vestibular.correctTilt(camToBody(t.upCam, tilt), 0.06 * Math.min(1, 4 / rangeM), f.stampS);
-      const qs = this.vestibular.attitudeAt(f.stampS);
-      const relEnuM = quatRotate(qs, camToBody(t.posCamM, tilt));
-      const normalEnu = t.normalCam ? quatRotate(qs, camToBody(t.normalCam, tilt)) : null;
+      const rangeM = norm(s.posCamM);
+      const relEnuM = quatRotate(qs, camToBody(s.posCamM, tilt));
+      const normalEnu = s.normalCam ? quatRotate(qs, camToBody(s.normalCam, tilt)) : null;
       // oblique views and poor fits give poor PnP: say so to the filter
-      const cosView = t.normalCam ? Math.abs(t.normalCam[0] * t.rayCam[0] + t.normalCam[1] * t.rayCam[1] + t.normalCam[2] * t.rayCam[2]) : 0.5;
-      const sigmaScale = (1 / Math.max(0.3, cosView)) * (1 + t.reprojPx);
+      const cosView = s.normalCam ? Math.abs(dot(s.normalCam, s.rayCam)) : 0.5;
+      const sigmaScale = (1 / Math.max(0.3, cosView)) * (1 + s.reprojPx);
       const h = this.hippocampus.step({ kind: 'sighting', stampS: f.stampS, relEnuM, normalEnu, rangeM, sigmaScale });
-      if (h.sightingAccepted) this.replan = true;
+      if (h.associated >= 0) this.replan = true;
     }
   }
 
@@ -169,7 +180,7 @@ export class Pipeline implements Controller {
   private expectedGate(q: Quat, tiltUpRad: number): { rayCam: Vec3; sigmaRad: number; distanceM: number } | null {
     const g = this.hippocampus.upcoming(1)[0];
     if (!g) return null;
-    const p = this.hippocampus.step({ kind: 'imu', stampS: NaN, accEnuMS2: [0, 0, 0] }).posEnuM;
+    const p = this.hippocampus.current.posEnuM;
     const rel: Vec3 = [g.centerEnuM[0] - p[0], g.centerEnuM[1] - p[1], g.centerEnuM[2] - p[2]];
     const d = norm(rel);
     if (d < 1e-3) return null;
@@ -181,12 +192,20 @@ export class Pipeline implements Controller {
 
   command(nowS: number): CtbrCommand | null {
     const v = this.vestibular;
-    const h = this.hippocampus.step({ kind: 'imu', stampS: NaN, accEnuMS2: [0, 0, 0] });
+    const h = this.hippocampus.current;
     let proposed: CtbrCommand;
     if (!v.isCalibrated) {
       // sitting on the pad while the gyro calibrates: motors at rest
       proposed = { kind: 'ctbr', stampS: nowS, thrustN: 0, rateRadS: [0, 0, 0] };
     } else {
+      if (h.target < 0) {
+        // discovery with nothing known ahead: hold position at search height and turn to look around
+        const v = h.velEnuMS, p = h.posEnuM;
+        const acc: Vec3 = [-1.5 * v[0], -1.5 * v[1], 2 * (this.searchHeightM - p[2]) - 1.5 * v[2]];
+        proposed = this.motor.step({ stampS: nowS, accelEnuMS2: acc, yaw: { mode: 'rate', yawRateRadS: this.searchYawRateRadS }, attitude: this.vestibular.quatEstimate }, 0).cmd;
+        this.replan = true;
+        return this.guarded(proposed, nowS);
+      }
       if (this.replan) {
         const gates: GatePose[] = this.hippocampus.upcoming(this.planGates).map((g) => ({
           centerEnuM: g.centerEnuM,
@@ -199,6 +218,12 @@ export class Pipeline implements Controller {
       const g = this.follower.step(h.posEnuM, h.velEnuMS);
       proposed = this.motor.step({ stampS: nowS, accelEnuMS2: g.accEnuMS2, yaw: { mode: 'angle', yawRad: g.yawRad }, attitude: v.quatEstimate }, 0).cmd;
     }
+    return this.guarded(proposed, nowS);
+  }
+
+  /** Every command passes the guard: nothing bypasses it. */
+  private guarded(proposed: CtbrCommand, nowS: number): CtbrCommand | null {
+    const v = this.vestibular;
     const [roll, pitch] = v.euler;
     const out = this.guard.step(
       { proposed, nowS, lastFrameS: this.lastFrameS ?? (v.isCalibrated ? nowS : null), lastImuS: this.lastImuS, attitude: { rollRad: roll, pitchRad: pitch }, armed: this.armed },
@@ -218,7 +243,7 @@ export class Pipeline implements Controller {
     return {
       guardMode: this.guardMode,
       target: h.upcoming(1)[0]?.index ?? 0,
-      lap: h.step({ kind: 'imu', stampS: NaN, accEnuMS2: [0, 0, 0] }).lap,
+      lap: h.current.lap,
       gatesPassed: this.gatesPassed,
       sightings: this.sightings,
       sightingsAccepted: h.sightingsAccepted,

@@ -69,12 +69,26 @@ describe('hippocampus', () => {
     expect(Math.hypot(out.posEnuM[0] - p[0], out.posEnuM[1] - p[1])).toBeGreaterThan(0.2);
   });
 
-  it('rejects a sighting of a different gate as an outlier', () => {
+  it('associates a sighting with the gate it fits and rejects one that fits no gate', () => {
     const h = new Hippocampus(prior, { posEnuM: [0, 0, 2], yawRad: 0 });
     h.step({ kind: 'imu', stampS: 0.01, accEnuMS2: [0, 0, 0] });
-    const out = h.step({ kind: 'sighting', stampS: 0.01, relEnuM: [20, 10, 0], normalEnu: null, rangeM: 22 });
-    expect(out.sightingAccepted).toBe(false);
+    expect(h.step({ kind: 'sighting', stampS: 0.01, relEnuM: [19.9, 10.1, 0], normalEnu: null, rangeM: 22 }).associated).toBe(1);
+    expect(h.step({ kind: 'sighting', stampS: 0.01, relEnuM: [-15, 8, 0], normalEnu: null, rangeM: 17 }).associated).toBe(-1);
     expect(h.sightingsRejected).toBe(1);
+  });
+
+  it('without a prior, a new gate is written into the map where it is seen', () => {
+    const h = new Hippocampus(null, { posEnuM: [0, 0, 2], yawRad: 0 });
+    h.step({ kind: 'imu', stampS: 0.01, accEnuMS2: [0, 0, 0] });
+    const out = h.step({ kind: 'sighting', stampS: 0.01, relEnuM: [6, 1, 0], normalEnu: [-1, 0, 0], rangeM: 6.1 });
+    expect(out.associated).toBe(0);
+    expect(h.gates).toHaveLength(1);
+    expect(h.gates[0]!.centerEnuM[0]).toBeCloseTo(6, 5);
+    expect(h.gates[0]!.centerEnuM[1]).toBeCloseTo(1, 5);
+    expect(h.gates[0]!.yawRad).toBeCloseTo(0, 5);
+    // seeing it again associates with it rather than adding another
+    expect(h.step({ kind: 'sighting', stampS: 0.01, relEnuM: [6.05, 0.95, 0.02], normalEnu: [-1, 0, 0], rangeM: 6.1 }).associated).toBe(0);
+    expect(h.gates).toHaveLength(1);
   });
 
   it('with map learning ablated the prior is never overwritten', () => {
@@ -92,6 +106,6 @@ describe('hippocampus', () => {
     expect(h2.gates[0]!.centerEnuM).toEqual(h.gates[0]!.centerEnuM);
     expect(h2.gates[0]!.sigmaM).toBeLessThan(0.1);
     expect(() => h2.loadState({ ...saved, schema: 99 })).toThrow(/schema 99/);
-    expect(() => h2.loadState({ schema: 1, data: { gates: [] } })).toThrow(/0 gates/);
+    expect(() => h2.loadState({ schema: 2, data: { gates: [] } })).toThrow(/0 gates/);
   });
 });

@@ -4,16 +4,18 @@
  * Claim: holding the gate map in an odometry frame — seeded from the organisers' prior when there is
  * one, corrected by every gate seen and passed, written from scratch when there is none — makes the
  * next gate's position known before it is visible (behind a turn, after the split-S) and lets laps
- * 2+ fly from memory. Measurement: the ablation (docs/ablation.md) with the map memory disabled
- * (every lap flown on the uncorrected prior), on lap-2+ time and success with hidden gates.
+ * 2+ fly from memory, faster. Measurement: the ablation (docs/ablation.md) with the map memory
+ * switched off (every lap flown against the uncorrected prior), on success and lap-2+ time, and
+ * with hidden gates.
  *
- * Method: path integration of the vestibular world acceleration in a small Kalman filter per axis,
- * state [position, velocity, accelerometer bias, target-gate position]; a gate sighting (the
- * colliculus' PnP, placed at the attitude of its exposure time) measures gate − drone, so it
- * corrects both the drone and the gate in proportion to their uncertainties. When the target gate
- * changes, its estimate and variance are written back into the map (the memory) and the next gate's
- * stored estimate is loaded. A gate passed (the drone crosses its plane in the estimated gate frame)
- * advances the target and counts laps.
+ * Method: a Kalman filter per world axis whose state holds the drone [position, velocity,
+ * accelerometer bias] and every gate's position — the map — with their cross-covariances (EKF-SLAM,
+ * decoupled per axis because attitude comes from the vestibular region). IMU samples drive path
+ * integration; a gate sighting (the colliculus' PnP, placed at the attitude of its exposure) measures
+ * gate − drone and is associated with the map gate it fits best (χ² gating), so every gate in view
+ * corrects the drone and the map together, and a gate seen again (lap 2) closes the loop. A gate
+ * passed (the drone crosses its plane in the estimated gate frame) advances the target and counts
+ * laps. Without a prior, gates are added as they are first seen.
  */
 import { clamp, dot, wrapPi, type Vec3 } from '../math/vec3.js';
 import type { LearnedState, Region } from './region.js';
@@ -21,7 +23,7 @@ import type { LearnedState, Region } from './region.js';
 export interface MapGate {
   centerEnuM: Vec3;
   yawRad: number;
-  /** 1-σ uncertainty of the centre, m, per axis. */
+  /** 1-σ uncertainty of the centre, m (horizontal mean). */
   sigmaM: number;
   yawSigmaRad: number;
   sightings: number;
@@ -37,15 +39,17 @@ export interface HippocampusConfig {
   /** Random walk of the world-frame accelerometer bias, m/s²/√s. */
   accelBiasWalk: number;
   initialBiasSigmaMS2: number;
-  /** Sighting noise: σ = base + perM · range, m. */
+  /** Sighting noise: σ = base + perM · range, m (times the sighting's own scale). */
   sightingSigmaBaseM: number;
   sightingSigmaPerM: number;
-  /** Sightings with a larger innovation than this many σ are treated as outliers. */
-  gateChi: number;
+  /** χ² threshold (3 dof) for associating a sighting with a map gate. */
+  associationChi2: number;
   /** History kept for delayed measurements, s. */
   historyS: number;
-  /** When false the map is never corrected (ablation: fly every lap on the prior). */
+  /** When false the map is never corrected (ablation: localise against the prior, never write it). */
   learnMap: boolean;
+  /** Capacity for gates discovered without a prior. */
+  maxGates: number;
 }
 
 export const HIPPOCAMPUS_DEFAULTS: HippocampusConfig = {
@@ -55,25 +59,25 @@ export const HIPPOCAMPUS_DEFAULTS: HippocampusConfig = {
   accelBiasWalk: 0.02,
   initialBiasSigmaMS2: 0.15,
   sightingSigmaBaseM: 0.05,
-  sightingSigmaPerM: 0.04,
-  gateChi: 4,
+  sightingSigmaPerM: 0.03,
+  associationChi2: 16,
   historyS: 0.6,
   learnMap: true,
+  maxGates: 24,
 };
 
-export type HippocampusInput =
-  | { kind: 'imu'; stampS: number; accEnuMS2: Vec3 }
-  | {
-      kind: 'sighting';
-      stampS: number;
-      /** Gate centre minus drone position, ENU, from the colliculus' PnP at the exposure attitude. */
-      relEnuM: Vec3;
-      /** The gate plane's normal in ENU pointing toward the camera, when the PnP gave one. */
-      normalEnu: Vec3 | null;
-      rangeM: number;
-      /** Multiplies the sighting noise (oblique views, poor fits); default 1. */
-      sigmaScale?: number;
-    };
+export interface Sighting {
+  stampS: number;
+  /** Gate centre minus drone position, ENU, from the colliculus' PnP at the exposure attitude. */
+  relEnuM: Vec3;
+  /** The gate plane's normal in ENU pointing toward the camera, when the PnP gave one. */
+  normalEnu: Vec3 | null;
+  rangeM: number;
+  /** Multiplies the sighting noise (oblique views, poor fits); default 1. */
+  sigmaScale?: number;
+}
+
+export type HippocampusInput = ({ kind: 'imu'; stampS: number; accEnuMS2: Vec3 }) | ({ kind: 'sighting' } & Sighting);
 
 export interface HippocampusOutput {
   posEnuM: Vec3;
@@ -84,115 +88,162 @@ export interface HippocampusOutput {
   lap: number;
   /** Index of a gate passed on this tick, else -1. */
   passed: number;
-  /** Whether the last sighting was accepted. */
-  sightingAccepted: boolean;
+  /** The gate the last sighting was associated with (-1: rejected). */
+  associated: number;
 }
 
-const I = 4; // state size per axis: p, v, b, g
+const D = 3; // drone states per axis: p, v, b
 
-/** One axis of the path-integration filter: x = [p, v, b, g], P 4×4 row-major. */
-class AxisFilter {
-  readonly x = new Float64Array(I);
-  readonly P = new Float64Array(I * I);
+/**
+ * One axis of the filter: x = [p, v, b, g0 … g(n−1)], P row-major. The axes are independent because
+ * the measurement (gate − drone) and the dynamics separate per world axis once attitude is known.
+ */
+class AxisSlam {
+  readonly x: Float64Array;
+  readonly P: Float64Array;
+  readonly ph: Float64Array;
+  private readonly dim: number;
 
-  init(p: number, sigP: number, sigV: number, sigB: number, g: number, sigG: number): void {
-    this.x.set([p, 0, 0, g]);
-    this.P.fill(0);
-    this.P[0] = sigP * sigP;
-    this.P[5] = sigV * sigV;
-    this.P[10] = sigB * sigB;
-    this.P[15] = sigG * sigG;
+  constructor(readonly cap: number) {
+    this.dim = D + cap;
+    this.x = new Float64Array(this.dim);
+    this.P = new Float64Array(this.dim * this.dim);
+    this.ph = new Float64Array(this.dim);
   }
 
-  predict(a: number, dt: number, qa: number, qb: number): void {
-    const x = this.x, P = this.P;
+  reset(p: number, sigP: number, sigV: number, sigB: number): void {
+    this.x.fill(0);
+    this.P.fill(0);
+    this.x[0] = p;
+    this.P[0] = sigP * sigP;
+    this.P[this.dim + 1] = sigV * sigV;
+    this.P[2 * this.dim + 2] = sigB * sigB;
+  }
+
+  /** Add gate k with an independent prior. */
+  setGatePrior(k: number, g: number, sig: number): void {
+    const n = this.dim, j = D + k;
+    this.x[j] = g;
+    for (let i = 0; i < n; i++) {
+      this.P[i * n + j] = 0;
+      this.P[j * n + i] = 0;
+    }
+    this.P[j * n + j] = sig * sig;
+  }
+
+  /** Add gate k as drone + measured offset (first sighting without a prior): correlated with the drone. */
+  initGateFromDrone(k: number, rel: number, dpSince: number, r: number, used: number): void {
+    const n = this.dim, j = D + k;
+    this.x[j] = this.x[0]! - dpSince + rel;
+    for (let i = 0; i < D + used; i++) {
+      const c = this.P[i * n]!; // cov(x_i, p)
+      this.P[i * n + j] = c;
+      this.P[j * n + i] = c;
+    }
+    this.P[j * n + j] = this.P[0]! + r * r;
+  }
+
+  predict(a: number, dt: number, qa: number, qb: number, used: number): void {
+    const x = this.x, P = this.P, n = this.dim, m = D + used;
     const ab = a - x[2]!;
     x[0] = x[0]! + x[1]! * dt + 0.5 * ab * dt * dt;
     x[1] = x[1]! + ab * dt;
-    // P = F P Fᵀ + Q with F = [[1, dt, -dt²/2, 0], [0, 1, -dt, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
+    // P ← F P Fᵀ + Q with F = I except F01 = dt, F02 = −dt²/2, F12 = −dt
     const h = -0.5 * dt * dt;
-    // rows of F P
-    for (let c = 0; c < I; c++) {
-      const p0 = P[c]!, p1 = P[4 + c]!, p2 = P[8 + c]!;
+    for (let c = 0; c < m; c++) {
+      const p0 = P[c]!, p1 = P[n + c]!, p2 = P[2 * n + c]!;
       P[c] = p0 + dt * p1 + h * p2;
-      P[4 + c] = p1 - dt * p2;
+      P[n + c] = p1 - dt * p2;
     }
-    // columns of (F P) Fᵀ
-    for (let r = 0; r < I; r++) {
-      const q0 = P[r * 4]!, q1 = P[r * 4 + 1]!, q2 = P[r * 4 + 2]!;
-      P[r * 4] = q0 + dt * q1 + h * q2;
-      P[r * 4 + 1] = q1 - dt * q2;
+    for (let r = 0; r < m; r++) {
+      const q0 = P[r * n]!, q1 = P[r * n + 1]!, q2 = P[r * n + 2]!;
+      P[r * n] = q0 + dt * q1 + h * q2;
+      P[r * n + 1] = q1 - dt * q2;
     }
     const q = qa * qa;
     P[0] = P[0]! + (q * dt ** 4) / 4;
     P[1] = P[1]! + (q * dt ** 3) / 2;
-    P[4] = P[4]! + (q * dt ** 3) / 2;
-    P[5] = P[5]! + q * dt * dt;
-    P[10] = P[10]! + qb * qb * dt;
+    P[n] = P[n]! + (q * dt ** 3) / 2;
+    P[n + 1] = P[n + 1]! + q * dt * dt;
+    P[2 * n + 2] = P[2 * n + 2]! + qb * qb * dt;
   }
 
-  /** Measurement y = g − p (with the drone position at exposure = current − dpSince). Returns the normalised innovation. */
-  innovation(y: number, dpSince: number, r: number): { nu: number; s: number } {
-    const x = this.x, P = this.P;
-    const nu = y - (x[3]! - (x[0]! - dpSince));
-    const s = P[0]! - P[3]! - P[12]! + P[15]! + r * r;
+  /** Innovation of "gate k − drone (at exposure)" and its variance. fixedGateVar ≥ 0: treat the gate as a known constant of that variance. */
+  innovation(k: number, y: number, dpSince: number, r: number, fixedGateVar: number): { nu: number; s: number } {
+    const n = this.dim, j = D + k, P = this.P;
+    const nu = y - (this.x[j]! - (this.x[0]! - dpSince));
+    const s = fixedGateVar >= 0 ? P[0]! + fixedGateVar + r * r : P[j * n + j]! - 2 * P[j * n]! + P[0]! + r * r;
     return { nu, s };
   }
 
-  update(nu: number, s: number): void {
-    const x = this.x, P = this.P;
-    // PHᵀ with H = [-1, 0, 0, 1]
-    const ph = [P[3]! - P[0]!, P[7]! - P[4]!, P[11]! - P[8]!, P[15]! - P[12]!];
-    const k = ph.map((v) => v / s);
-    for (let i = 0; i < I; i++) x[i] = x[i]! + k[i]! * nu;
-    // P = P − K (H P); H P = phᵀ (P symmetric)
-    for (let i = 0; i < I; i++) for (let j = 0; j < I; j++) P[i * 4 + j] = P[i * 4 + j]! - k[i]! * ph[j]!;
-    for (let i = 0; i < I; i++) for (let j = i + 1; j < I; j++) {
-      const m = 0.5 * (P[i * 4 + j]! + P[j * 4 + i]!);
-      P[i * 4 + j] = m;
-      P[j * 4 + i] = m;
+  update(k: number, nu: number, s: number, used: number, fixedGate: boolean): void {
+    const n = this.dim, j = D + k, P = this.P, ph = this.ph, m = D + used;
+    // P Hᵀ with H = e_j − e_0 (or −e_0 when the gate is a fixed constant)
+    for (let i = 0; i < m; i++) ph[i] = (fixedGate ? 0 : P[i * n + j]!) - P[i * n]!;
+    if (fixedGate) for (let i = D; i < m; i++) ph[i] = 0; // the map is not written
+    for (let i = 0; i < m; i++) this.x[i] = this.x[i]! + (ph[i]! / s) * nu;
+    for (let a = 0; a < m; a++) {
+      const ka = ph[a]! / s;
+      if (ka === 0) continue;
+      for (let b = 0; b < m; b++) P[a * n + b] = P[a * n + b]! - ka * ph[b]!;
+    }
+    // keep P symmetric and its diagonal positive despite rounding
+    for (let a = 0; a < m; a++) {
+      for (let b = a + 1; b < m; b++) {
+        const v = 0.5 * (P[a * n + b]! + P[b * n + a]!);
+        P[a * n + b] = v;
+        P[b * n + a] = v;
+      }
+      if (!(P[a * n + a]! > 1e-9)) P[a * n + a] = 1e-9;
     }
   }
 
-  /** Swap the gate slot: write the current gate estimate out, load another. */
-  loadGate(g: number, sigG: number): void {
-    this.x[3] = g;
-    for (let i = 0; i < I; i++) {
-      this.P[i * 4 + 3] = 0;
-      this.P[12 + i] = 0;
-    }
-    this.P[15] = sigG * sigG;
+  gateVar(k: number): number {
+    const j = D + k;
+    return this.P[j * this.dim + j]!;
+  }
+
+  /** var(g_k − p). */
+  relVar(k: number): number {
+    const n = this.dim, j = D + k;
+    return this.P[j * n + j]! - 2 * this.P[j * n]! + this.P[0]!;
   }
 }
 
 export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> {
   readonly name = 'hippocampus';
   readonly cfg: HippocampusConfig;
-  /** The map: prior gates, corrected in place as they are seen. */
+  /** The map (a view of the filter's gate states, refreshed on every change). */
   gates: MapGate[];
   private readonly prior: MapGate[];
-  private readonly axes = [new AxisFilter(), new AxisFilter(), new AxisFilter()];
+  private readonly axes: [AxisSlam, AxisSlam, AxisSlam];
+  /** Gate indices in pass order (identity with a prior; the order flown when discovered). */
+  private seq: number[] = [];
+  private seqPos = 0;
+  /** Gates passed, in order, while the track is still being discovered. */
+  private passOrder: number[] = [];
+  /** -1 while no gate is known to fly to (discovery: search). */
   private target = 0;
   private lap = 0;
+  private headingRad = 0;
   private lastStampS = NaN;
   private readonly out: HippocampusOutput;
-  // history of (t, px, py, pz) for delayed sightings
   private readonly hist: Float64Array;
   private readonly histCap: number;
   private histHead = 0;
   private histLen = 0;
   private prevGateX = NaN;
-  /** Learned-from-experience counters for reporting. */
+  private readonly dp: Vec3 = [0, 0, 0];
   sightingsAccepted = 0;
   sightingsRejected = 0;
 
   constructor(
-    prior: readonly { centerEnuM: Vec3; yawRad: number }[],
+    prior: readonly { centerEnuM: Vec3; yawRad: number }[] | null,
     private readonly start: { posEnuM: Vec3; yawRad: number },
     cfg: Partial<HippocampusConfig> = {},
   ) {
     this.cfg = { ...HIPPOCAMPUS_DEFAULTS, ...cfg };
-    this.prior = prior.map((g) => ({
+    this.prior = (prior ?? []).map((g) => ({
       centerEnuM: [g.centerEnuM[0], g.centerEnuM[1], g.centerEnuM[2]],
       yawRad: g.yawRad,
       sigmaM: this.cfg.mapSigmaM,
@@ -200,19 +251,32 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
       sightings: 0,
       passes: 0,
     }));
+    this.mapKnown = this.prior.length > 0;
+    const cap = Math.max(this.prior.length, this.cfg.maxGates);
+    this.axes = [new AxisSlam(cap), new AxisSlam(cap), new AxisSlam(cap)];
     this.gates = this.prior.map(cloneGate);
     this.histCap = Math.ceil(this.cfg.historyS * 2000) + 8;
     this.hist = new Float64Array(this.histCap * 4);
-    this.out = { posEnuM: [0, 0, 0], velEnuMS: [0, 0, 0], target: 0, lap: 0, passed: -1, sightingAccepted: false };
+    this.out = { posEnuM: [0, 0, 0], velEnuMS: [0, 0, 0], target: 0, lap: 0, passed: -1, associated: -1 };
     this.resetFilter();
   }
 
+  /** Whether the whole map is known (a prior, a loaded memory, or a discovered lap that closed). */
+  get hasPrior(): boolean {
+    return this.mapKnown;
+  }
+  private mapKnown: boolean;
+
   private resetFilter(): void {
-    this.target = 0;
-    const g = this.gates[0];
     for (let a = 0; a < 3; a++) {
-      this.axes[a]!.init(this.start.posEnuM[a]!, 0.02, 0.02, this.cfg.initialBiasSigmaMS2, g ? g.centerEnuM[a]! : 0, g ? g.sigmaM : 1);
+      const ax = this.axes[a]!;
+      ax.reset(this.start.posEnuM[a]!, 0.05, 0.02, this.cfg.initialBiasSigmaMS2);
+      this.gates.forEach((g, k) => ax.setGatePrior(k, g.centerEnuM[a]!, g.sigmaM));
     }
+    this.seq = this.mapKnown ? this.gates.map((_, k) => k) : [];
+    this.seqPos = 0;
+    this.passOrder = [];
+    this.target = this.mapKnown && this.gates.length > 0 ? 0 : -1;
     this.lap = 0;
     this.histLen = 0;
     this.prevGateX = NaN;
@@ -228,25 +292,29 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
     return this.out;
   }
 
+  /** The latest output without stepping. */
+  get current(): HippocampusOutput {
+    return this.out;
+  }
+
   private integrate(tS: number, acc: Vec3): void {
     if (!Number.isFinite(tS) || !(tS > this.lastStampS || Number.isNaN(this.lastStampS))) return;
     const dt = Number.isNaN(this.lastStampS) ? 0 : Math.min(0.02, tS - this.lastStampS);
     this.lastStampS = tS;
     if (dt > 0 && Number.isFinite(acc[0]) && Number.isFinite(acc[1]) && Number.isFinite(acc[2])) {
-      for (let a = 0; a < 3; a++) this.axes[a]!.predict(acc[a]!, dt, this.cfg.accelNoiseMS2, this.cfg.accelBiasWalk);
+      for (let a = 0; a < 3; a++) this.axes[a]!.predict(acc[a]!, dt, this.cfg.accelNoiseMS2, this.cfg.accelBiasWalk, this.gates.length);
     }
     const i = this.histHead * 4;
     this.hist[i] = tS;
-    this.hist[i + 1] = this.axes[0]!.x[0]!;
-    this.hist[i + 2] = this.axes[1]!.x[0]!;
-    this.hist[i + 3] = this.axes[2]!.x[0]!;
+    for (let a = 0; a < 3; a++) this.hist[i + 1 + a] = this.axes[a]!.x[0]!;
     this.histHead = (this.histHead + 1) % this.histCap;
     if (this.histLen < this.histCap) this.histLen++;
     this.checkPassage();
   }
 
   /** Drone position change since time tS (for delayed measurements), per axis. */
-  private sinceStamp(tS: number, out: Vec3): Vec3 {
+  private sinceStamp(tS: number): Vec3 {
+    const out = this.dp;
     out[0] = out[1] = out[2] = 0;
     for (let k = 1; k <= this.histLen; k++) {
       const i = ((this.histHead - k + this.histCap) % this.histCap) * 4;
@@ -258,46 +326,79 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
     return out;
   }
 
-  private readonly dp: Vec3 = [0, 0, 0];
-
   private sight(s: Extract<HippocampusInput, { kind: 'sighting' }>): void {
-    this.out.sightingAccepted = false;
-    const g = this.gates[this.target];
-    if (!g || !Number.isFinite(s.rangeM) || !s.relEnuM.every(Number.isFinite)) return;
+    this.out.associated = -1;
+    if (!Number.isFinite(s.rangeM) || !s.relEnuM.every(Number.isFinite)) return;
     const r = (this.cfg.sightingSigmaBaseM + this.cfg.sightingSigmaPerM * s.rangeM) * Math.max(1, s.sigmaScale ?? 1);
-    const dp = this.sinceStamp(s.stampS, this.dp);
-    const inn = [0, 1, 2].map((a) => this.axes[a]!.innovation(s.relEnuM[a]!, dp[a]!, r));
-    // gate the sighting as a whole: a different gate or a bad PnP is an outlier
-    const chi2 = inn.reduce((acc, v) => acc + (v.nu * v.nu) / v.s, 0);
-    if (chi2 > this.cfg.gateChi * this.cfg.gateChi * 3) {
-      this.sightingsRejected++;
+    const dp = this.sinceStamp(s.stampS);
+    const learn = this.cfg.learnMap;
+    // associate with the map gate that explains the sighting best
+    let best = -1, bestChi = Infinity;
+    for (let k = 0; k < this.gates.length; k++) {
+      let chi = 0;
+      for (let a = 0; a < 3; a++) {
+        const { nu, s: sv } = this.axes[a]!.innovation(k, s.relEnuM[a]!, dp[a]!, r, learn ? -1 : this.gates[k]!.sigmaM ** 2);
+        chi += (nu * nu) / sv;
+      }
+      if (chi < bestChi) {
+        bestChi = chi;
+        best = k;
+      }
+    }
+    if (best < 0 || bestChi > this.cfg.associationChi2) {
+      if (!this.hasPrior && learn && this.gates.length < this.cfg.maxGates && s.normalEnu && s.rangeM < 10) this.discover(s, r, dp);
+      else this.sightingsRejected++;
       return;
     }
-    for (let a = 0; a < 3; a++) this.axes[a]!.update(inn[a]!.nu, inn[a]!.s);
+    for (let a = 0; a < 3; a++) {
+      const ax = this.axes[a]!;
+      const { nu, s: sv } = ax.innovation(best, s.relEnuM[a]!, dp[a]!, r, learn ? -1 : this.gates[best]!.sigmaM ** 2);
+      ax.update(best, nu, sv, this.gates.length, !learn);
+    }
     this.sightingsAccepted++;
-    this.out.sightingAccepted = true;
+    this.out.associated = best;
+    const g = this.gates[best]!;
     g.sightings++;
-    if (this.cfg.learnMap) {
-      g.centerEnuM = [this.axes[0]!.x[3]!, this.axes[1]!.x[3]!, this.axes[2]!.x[3]!];
-      g.sigmaM = Math.sqrt((this.axes[0]!.P[15]! + this.axes[1]!.P[15]!) / 2);
-      // the gate's heading from its plane normal (we approach from its front, so forward = −normal)
-      if (s.normalEnu && s.rangeM < 10) {
-        const fx = -s.normalEnu[0], fy = -s.normalEnu[1];
-        if (Math.hypot(fx, fy) > 0.7) {
-          const obs = Math.atan2(fy, fx);
-          const d = wrapPi(obs - g.yawRad);
-          if (Math.abs(d) < 0.6) {
-            const rv = (0.05 + 0.01 * s.rangeM) ** 2;
-            const k = g.yawSigmaRad ** 2 / (g.yawSigmaRad ** 2 + rv);
-            g.yawRad = wrapPi(g.yawRad + k * d);
-            g.yawSigmaRad = Math.sqrt((1 - k) * g.yawSigmaRad ** 2);
-          }
-        }
-      }
-    } else {
-      // ablation: keep using the prior for the gate itself (the drone still localises against it)
-      const pg = this.prior[this.target]!;
-      for (let a = 0; a < 3; a++) this.axes[a]!.loadGate(pg.centerEnuM[a]!, pg.sigmaM);
+    if (learn) {
+      this.refreshGates();
+      this.learnYaw(g, s);
+    }
+  }
+
+  /** A gate never seen before (no prior map): write it into the map. */
+  private discover(s: Sighting, r: number, dp: Vec3): void {
+    const k = this.gates.length;
+    const n = s.normalEnu!;
+    // we approach a new gate from its front: its pass direction points away from us
+    const yaw = Math.atan2(-n[1], -n[0]);
+    this.gates.push({ centerEnuM: [0, 0, 0], yawRad: yaw, sigmaM: r, yawSigmaRad: 0.2, sightings: 1, passes: 0 });
+    for (let a = 0; a < 3; a++) this.axes[a]!.initGateFromDrone(k, s.relEnuM[a]!, dp[a]!, r, k);
+    this.refreshGates();
+    this.out.associated = k;
+    this.sightingsAccepted++;
+    if (this.target < 0) this.selectTarget();
+  }
+
+  private learnYaw(g: MapGate, s: Sighting): void {
+    // the gate's heading from its plane normal (we approach from its front, so forward = −normal)
+    if (!s.normalEnu || s.rangeM >= 10) return;
+    const fx = -s.normalEnu[0], fy = -s.normalEnu[1];
+    if (Math.hypot(fx, fy) < 0.7) return;
+    let d = wrapPi(Math.atan2(fy, fx) - g.yawRad);
+    // seen from behind: the normal points the other way
+    if (Math.abs(d) > Math.PI / 2) d = wrapPi(d + Math.PI);
+    if (Math.abs(d) > 0.6) return;
+    const rv = (0.05 + 0.01 * s.rangeM) ** 2;
+    const k = g.yawSigmaRad ** 2 / (g.yawSigmaRad ** 2 + rv);
+    g.yawRad = wrapPi(g.yawRad + k * d);
+    g.yawSigmaRad = Math.max(0.005, Math.sqrt((1 - k) * g.yawSigmaRad ** 2));
+  }
+
+  private refreshGates(): void {
+    for (let k = 0; k < this.gates.length; k++) {
+      const g = this.gates[k]!;
+      g.centerEnuM = [this.axes[0].x[D + k]!, this.axes[1].x[D + k]!, this.axes[2].x[D + k]!];
+      g.sigmaM = Math.sqrt((this.axes[0].gateVar(k) + this.axes[1].gateVar(k)) / 2);
     }
   }
 
@@ -306,8 +407,8 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
     const g = this.gates[this.target];
     if (!g) return;
     const f: Vec3 = [Math.cos(g.yawRad), Math.sin(g.yawRad), 0];
-    const c = this.targetCenter();
-    const rel: Vec3 = [this.axes[0]!.x[0]! - c[0], this.axes[1]!.x[0]! - c[1], this.axes[2]!.x[0]! - c[2]];
+    const c = this.gateCenter(this.target);
+    const rel: Vec3 = [this.axes[0].x[0]! - c[0], this.axes[1].x[0]! - c[1], this.axes[2].x[0]! - c[2]];
     const x = dot(rel, f);
     const lateral = Math.hypot(rel[0] - f[0] * x, rel[1] - f[1] * x, rel[2]);
     if (this.prevGateX < 0 && x >= 0 && lateral < 2.5) this.advance();
@@ -316,73 +417,132 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
 
   private advance(): void {
     const passed = this.target;
-    const g = this.gates[passed]!;
-    g.passes++;
+    this.gates[passed]!.passes++;
     this.out.passed = passed;
-    this.target = (this.target + 1) % this.gates.length;
-    if (this.target === 0) this.lap++;
-    const next = this.gates[this.target]!;
-    for (let a = 0; a < 3; a++) this.axes[a]!.loadGate(next.centerEnuM[a]!, next.sigmaM);
+    this.prevGateX = NaN;
+    if (this.mapKnown) {
+      this.seqPos = (this.seqPos + 1) % this.seq.length;
+      if (this.seqPos === 0) this.lap++;
+      this.target = this.seq[this.seqPos]!;
+      return;
+    }
+    this.passOrder.push(passed);
+    this.selectTarget();
+  }
+
+  /** Current heading (yaw, rad) of the drone: discovery picks gates ahead of it. */
+  setHeading(yawRad: number): void {
+    if (!Number.isFinite(yawRad)) return;
+    if (!this.mapKnown && this.target < 0) this.searchTurnRad += Math.abs(wrapPi(yawRad - this.headingRad));
+    this.headingRad = yawRad;
+    if (!this.mapKnown && this.target < 0) this.selectTarget();
+  }
+
+  /** How far the drone has turned while searching without a target, rad. */
+  private searchTurnRad = 0;
+
+  /**
+   * Discovery: fly to the nearest known gate not yet passed that lies ahead and shows us its front.
+   * When the only such gate is the first one passed, the track has closed into a loop: from then on
+   * the map is known and laps are flown from memory in the order discovered.
+   */
+  private selectTarget(): void {
+    const p: Vec3 = [this.axes[0].x[0]!, this.axes[1].x[0]!, this.axes[2].x[0]!];
+    const h: Vec3 = [Math.cos(this.headingRad), Math.sin(this.headingRad), 0];
+    const passed = new Set(this.passOrder);
+    let best = -1, bestD = Infinity;
+    const consider = (k: number): void => {
+      const g = this.gates[k]!;
+      const c = this.gateCenter(k);
+      const rel: Vec3 = [c[0] - p[0], c[1] - p[1], c[2] - p[2]];
+      const d = Math.hypot(rel[0], rel[1]);
+      const fwd: Vec3 = [Math.cos(g.yawRad), Math.sin(g.yawRad), 0];
+      // ahead of us (within ±80°) and we are on its entry side
+      if (dot(rel, h) < 0.17 * d || dot(rel, fwd) <= 0.3) return;
+      if (d < bestD) {
+        bestD = d;
+        best = k;
+      }
+    };
+    for (let k = 0; k < this.gates.length; k++) if (!passed.has(k)) consider(k);
+    // close the loop only after a full turn of searching has shown no gate we have not flown
+    if (best < 0 && this.passOrder.length >= 2 && this.searchTurnRad >= 2 * Math.PI) {
+      consider(this.passOrder[0]!);
+      if (best === this.passOrder[0]) {
+        // loop closed: the map is complete
+        this.seq = [...this.passOrder];
+        this.seqPos = 0;
+        this.mapKnown = true;
+        this.lap++;
+      }
+    }
+    this.target = best;
+    if (best >= 0) this.searchTurnRad = 0;
     this.prevGateX = NaN;
   }
 
-  private targetCenter(): Vec3 {
-    return [this.axes[0]!.x[3]!, this.axes[1]!.x[3]!, this.axes[2]!.x[3]!];
+  private gateCenter(k: number): Vec3 {
+    return [this.axes[0].x[D + k]!, this.axes[1].x[D + k]!, this.axes[2].x[D + k]!];
   }
 
   private writeOut(): void {
-    this.out.posEnuM = [this.axes[0]!.x[0]!, this.axes[1]!.x[0]!, this.axes[2]!.x[0]!];
-    this.out.velEnuMS = [this.axes[0]!.x[1]!, this.axes[1]!.x[1]!, this.axes[2]!.x[1]!];
+    this.out.posEnuM = [this.axes[0].x[0]!, this.axes[1].x[0]!, this.axes[2].x[0]!];
+    this.out.velEnuMS = [this.axes[0].x[1]!, this.axes[1].x[1]!, this.axes[2].x[1]!];
     this.out.target = this.target;
     this.out.lap = this.lap;
   }
 
-  /** The gate poses to plan through, starting at the target (the target's live estimate first). */
+  /** The gate poses to plan through, starting at the target. sigmaM is the gate's uncertainty relative to the drone. */
   upcoming(count: number): { centerEnuM: Vec3; yawRad: number; index: number; sigmaM: number }[] {
     const out: { centerEnuM: Vec3; yawRad: number; index: number; sigmaM: number }[] = [];
-    const n = this.gates.length;
-    for (let k = 0; k < Math.min(count, n * 4); k++) {
-      const idx = (this.target + k) % n;
+    if (this.target < 0) return out;
+    // while discovering, only the target is known to be next
+    const m = this.mapKnown ? count : 1;
+    for (let k = 0; k < m; k++) {
+      const idx = this.mapKnown ? this.seq[(this.seqPos + k) % this.seq.length]! : this.target;
       const g = this.gates[idx]!;
-      out.push({ centerEnuM: k === 0 ? this.targetCenter() : g.centerEnuM, yawRad: g.yawRad, index: idx, sigmaM: k === 0 ? this.relativeSigmaM() : g.sigmaM });
+      out.push({ centerEnuM: this.gateCenter(idx), yawRad: g.yawRad, index: idx, sigmaM: this.relativeSigmaM(idx) });
     }
     return out;
   }
 
-  /** Uncertainty of the target gate relative to the drone, m (1 σ, horizontal). */
-  relativeSigmaM(): number {
-    let s = 0;
-    for (let a = 0; a < 2; a++) {
-      const P = this.axes[a]!.P;
-      s += P[0]! - P[3]! - P[12]! + P[15]!;
-    }
-    return Math.sqrt(Math.max(0, s / 2));
+  /** Uncertainty of a gate (default: the target) relative to the drone, m (1 σ, horizontal). */
+  relativeSigmaM(k = this.target): number {
+    if (k < 0 || k >= this.gates.length) return Infinity;
+    return Math.sqrt(Math.max(0, (this.axes[0].relVar(k) + this.axes[1].relVar(k)) / 2));
   }
 
   get positionSigmaM(): number {
-    return Math.sqrt((this.axes[0]!.P[0]! + this.axes[1]!.P[0]!) / 2);
+    return Math.sqrt((this.axes[0].P[0]! + this.axes[1].P[0]!) / 2);
   }
 
   saveState(): LearnedState {
-    return { schema: 1, data: { gates: this.gates.map(cloneGate) } };
+    return { schema: 2, data: { gates: this.gates.map(cloneGate), sequence: this.mapKnown ? [...this.seq] : null } };
   }
 
   loadState(s: LearnedState): void {
-    if (s.schema !== 1) throw new Error(`hippocampus: learned state schema ${s.schema} is not the supported 1`);
+    if (s.schema !== 2) throw new Error(`hippocampus: learned state schema ${s.schema} is not the supported 2`);
     const gates = s.data['gates'];
-    if (!Array.isArray(gates) || gates.length !== this.gates.length) {
-      throw new Error(`hippocampus: learned map has ${Array.isArray(gates) ? gates.length : 'no'} gates, this track has ${this.gates.length}`);
+    if (!Array.isArray(gates) || (this.hasPrior && gates.length !== this.prior.length) || gates.length > this.cfg.maxGates) {
+      throw new Error(`hippocampus: learned map has ${Array.isArray(gates) ? gates.length : 'no'} gates, this track has ${this.prior.length}`);
     }
     this.gates = gates.map((g: MapGate, i) => {
       const ok = Array.isArray(g.centerEnuM) && g.centerEnuM.length === 3 && g.centerEnuM.every(Number.isFinite) && Number.isFinite(g.yawRad) && Number.isFinite(g.sigmaM);
       if (!ok) throw new Error(`hippocampus: learned map gate ${i} is malformed`);
       return { ...cloneGate(g), sigmaM: clamp(g.sigmaM, 0.03, 5), yawSigmaRad: clamp(g.yawSigmaRad ?? this.cfg.mapYawSigmaRad, 0.005, 1) };
     });
+    if (this.gates.length > 0) this.mapKnown = true;
     this.resetFilter();
+    const seq = s.data['sequence'];
+    if (Array.isArray(seq) && seq.length === this.gates.length && seq.every((k) => Number.isInteger(k) && k >= 0 && k < this.gates.length)) {
+      this.seq = seq as number[];
+      this.target = this.seq[0]!;
+    }
   }
 
   reset(): void {
     this.gates = this.prior.map(cloneGate);
+    this.mapKnown = this.prior.length > 0;
     this.resetFilter();
   }
 }

@@ -163,6 +163,11 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
     return this.quat;
   }
 
+  /** The latest bias-corrected body rates, FLU rad/s. */
+  get rateEstimate(): Vec3 {
+    return this.out.rateRadS;
+  }
+
   /** The current attitude estimate, body → world. */
   get quatEstimate(): Quat {
     return this.quat;
