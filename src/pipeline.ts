@@ -7,7 +7,7 @@
  * against the regions the pipeline holds).
  */
 import { camToBody, bodyToCam } from './math/camera.js';
-import { quatRotate, quatRotateInv, quatToEuler, type Quat } from './math/quat.js';
+import { quatIntegrate, quatRotate, quatRotateInv, quatToEuler, type Quat } from './math/quat.js';
 import { dot, norm, type Vec3 } from './math/vec3.js';
 import type { Controller } from './tracts/controller.js';
 import type { CameraFrame, CtbrCommand, ImuSample } from './tracts/io.js';
@@ -18,6 +18,7 @@ import { GatePathFollower, type FollowerConfig, type GatePose } from './regions/
 import { MotorStage } from './regions/motor.js';
 import { Guard, type GuardMode } from './regions/steering.js';
 import type { LearnedState } from './regions/region.js';
+import { LatencyForwardModel } from './regions/cerebellum.js';
 
 export type Trigger = 'imu' | 'frame' | 'command';
 
@@ -34,8 +35,9 @@ export const WIRING: readonly WiringRow[] = [
   { region: 'hippocampus', trigger: 'imu', reads: ['worldAccel'], publishes: 'pose, target, gatePassed' },
   { region: 'colliculus', trigger: 'frame', reads: ['frame', 'attitude@exposure', 'expectedGate'], publishes: 'gateSighting, orient, looming' },
   { region: 'hippocampus', trigger: 'frame', reads: ['gateSighting', 'attitude@exposure'], publishes: 'pose, gateMap' },
-  { region: 'premotor', trigger: 'command', reads: ['pose', 'gateMap', 'target'], publishes: 'desiredAccel, heading' },
-  { region: 'motor', trigger: 'command', reads: ['desiredAccel', 'heading', 'attitude'], publishes: 'proposedCtbr' },
+  { region: 'premotor', trigger: 'command', reads: ['pose', 'gateMap', 'target', 'predictedChange'], publishes: 'desiredAccel, heading' },
+  { region: 'motor', trigger: 'command', reads: ['desiredAccel', 'heading', 'attitude', 'predictedChange'], publishes: 'proposedCtbr' },
+  { region: 'cerebellum', trigger: 'command', reads: ['desiredAccel', 'proposedCtbr', 'pose', 'gyro'], publishes: 'predictedChange' },
   { region: 'steering.guard', trigger: 'command', reads: ['proposedCtbr', 'attitude', 'sensorFreshness', 'armed'], publishes: 'command' },
 ];
 
@@ -64,7 +66,9 @@ export interface PipelineConfig {
    */
   speed?: Partial<SpeedPolicy>;
   /** Ablations: switch a learned region off. */
-  ablate?: { hippocampusMemory?: boolean };
+  ablate?: { hippocampusMemory?: boolean; cerebellum?: boolean };
+  /** The cerebellum's prediction horizon: the actuation latency it plans through, s. */
+  cerebellumHorizonS?: number;
 }
 
 export interface SpeedPolicy {
@@ -111,6 +115,8 @@ export class Pipeline implements Controller {
   private lastCol: ColliculusOutput | null = null;
   private guardMode: GuardMode = 'disarmed';
   private readonly planGates: number;
+  readonly cerebellum: LatencyForwardModel | null;
+  private lastCommandS = NaN;
   private readonly speed: SpeedPolicy;
   /** Discovery search: hold this height and turn at this rate until a gate is seen. */
   private readonly searchHeightM = 1.5;
@@ -127,6 +133,7 @@ export class Pipeline implements Controller {
     // the guard's tilt limit sits above the motor stage's (60°) so it only acts when something is wrong
     this.guard = new Guard({ hoverThrustN: hoverN, maxThrustN: cfg.vehicle.maxThrustN * 0.95, maxRateRadS: cfg.vehicle.maxRateRadS, maxTiltRad: (80 * Math.PI) / 180 });
     this.planGates = cfg.planGates ?? 3;
+    this.cerebellum = cfg.ablate?.cerebellum ? null : new LatencyForwardModel(cfg.cerebellumHorizonS ?? 0.1);
   }
 
   onImu(s: ImuSample): void {
@@ -215,8 +222,21 @@ export class Pipeline implements Controller {
         this.follower.setPath(h.posEnuM, gates, norm(h.velEnuMS));
         this.replan = false;
       }
-      const g = this.follower.step(h.posEnuM, h.velEnuMS);
-      proposed = this.motor.step({ stampS: nowS, accelEnuMS2: g.accEnuMS2, yaw: { mode: 'angle', yawRad: g.yawRad }, attitude: v.quatEstimate }, 0).cmd;
+      // the cerebellum's forward model: act on where the drone will be when this command lands
+      let pos = h.posEnuM, vel = h.velEnuMS, att = v.quatEstimate;
+      if (this.cerebellum) {
+        const f = this.cerebellum.out;
+        pos = [pos[0] + f.dPosEnuM[0], pos[1] + f.dPosEnuM[1], pos[2] + f.dPosEnuM[2]];
+        vel = [vel[0] + f.dVelEnuMS[0], vel[1] + f.dVelEnuMS[1], vel[2] + f.dVelEnuMS[2]];
+        att = quatIntegrate(att, f.dRotBodyRad, 1);
+      }
+      const g = this.follower.step(pos, vel);
+      proposed = this.motor.step({ stampS: nowS, accelEnuMS2: g.accEnuMS2, yaw: { mode: 'angle', yawRad: g.yawRad }, attitude: att }, 0).cmd;
+      if (this.cerebellum) {
+        const dt = Number.isNaN(this.lastCommandS) ? 0.004 : Math.min(0.05, Math.max(1e-4, nowS - this.lastCommandS));
+        this.cerebellum.step({ accCmdEnuMS2: g.accEnuMS2, rateCmdRadS: proposed.rateRadS, velEnuMS: h.velEnuMS, gyroRadS: v.rateEstimate, posEnuM: h.posEnuM }, dt);
+      }
+      this.lastCommandS = nowS;
     }
     return this.guarded(proposed, nowS);
   }
@@ -252,10 +272,13 @@ export class Pipeline implements Controller {
   }
 
   saveState(): Record<string, LearnedState> {
-    return { hippocampus: this.hippocampus.saveState() };
+    const out: Record<string, LearnedState> = { hippocampus: this.hippocampus.saveState() };
+    if (this.cerebellum) out['cerebellum'] = this.cerebellum.filter.saveState();
+    return out;
   }
 
   loadState(s: Record<string, LearnedState>): void {
     if (s['hippocampus']) this.hippocampus.loadState(s['hippocampus']);
+    if (s['cerebellum'] && this.cerebellum) this.cerebellum.filter.loadState(s['cerebellum']);
   }
 }

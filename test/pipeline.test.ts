@@ -20,7 +20,7 @@ const rest = (t: number) => ({ stampS: t, gyroRadS: [0, 0, 0] as [number, number
 describe('pipeline wiring', () => {
   it('the wiring table names only regions the pipeline holds, in a one-way order', () => {
     const p = new Pipeline(cfg);
-    const held = new Set(['vestibular', 'hippocampus', 'colliculus', 'premotor', 'motor', 'steering.guard']);
+    const held = new Set(['vestibular', 'hippocampus', 'colliculus', 'premotor', 'motor', 'cerebellum', 'steering.guard']);
     for (const row of WIRING) expect(held.has(row.region), row.region).toBe(true);
     // commands are produced last: the guard is the final step and nothing reads its output
     expect(WIRING[WIRING.length - 1]!.region).toBe('steering.guard');
@@ -84,5 +84,24 @@ describe('pipeline closed loop', () => {
     expect(result.laps[0]!.gatesPassed).toBe(4);
     expect(result.completed).toBe(true);
     expect(p.telemetry().sightingsAccepted).toBeGreaterThan(50);
+  });
+});
+
+describe('cerebellum in the loop', () => {
+  it('under 120 ms of actuation latency, the cerebellum is what keeps the warm-up lap flyable', () => {
+    const fly = (ablate: boolean) => {
+      const o = { ...RACE_DEFAULTS, controller: 'pipeline' as const, track: 'warmup', laps: 1, seed: 3, latencyMs: 30, commandLatencyMs: 120 };
+      const sim = buildSim(o);
+      const p = new Pipeline({ ...pipelineConfigFor(sim, o), ablate: { cerebellum: ablate } });
+      const { result } = runRace(sim, p, { laps: 1, seed: 3, recordHz: 0, lapTimeoutS: 30 });
+      return { result, p };
+    };
+    const without = fly(true);
+    const withCb = fly(false);
+    expect(without.result.completed).toBe(false);
+    expect(withCb.result.completed).toBe(true);
+    // it learned: the weights moved from zero
+    expect(withCb.p.cerebellum!.filter.stats.updates).toBeGreaterThan(1000);
+    expect(Math.hypot(...withCb.p.cerebellum!.filter.w)).toBeGreaterThan(0.01);
   });
 });

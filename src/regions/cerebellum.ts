@@ -269,3 +269,99 @@ export class Cerebellum implements Region<CerebellumInput, CerebellumOutput> {
     };
   }
 }
+
+// ---------------------------------------------------------------------------------------------------
+// The cerebellum in the flight loop: a forward model through the actuation latency
+// ---------------------------------------------------------------------------------------------------
+
+export interface LatencyForwardInput {
+  /** Desired world acceleration the guidance asked for (efference copy), ENU m/s². */
+  accCmdEnuMS2: ArrayLike<number>;
+  /** Body-rate command sent to the FC (efference copy), rad/s. */
+  rateCmdRadS: ArrayLike<number>;
+  /** Current estimates: world velocity, body rates (gyro), and the state the targets are built from. */
+  velEnuMS: ArrayLike<number>;
+  gyroRadS: ArrayLike<number>;
+  posEnuM: ArrayLike<number>;
+}
+
+export interface LatencyForwardOutput {
+  /** Predicted change over the horizon: position (3), velocity (3), body rotation vector (3). */
+  dPosEnuM: [number, number, number];
+  dVelEnuMS: [number, number, number];
+  dRotBodyRad: [number, number, number];
+}
+
+/**
+ * What the flight loop uses the adaptive filter for: predict how the drone will have moved one
+ * actuation latency from now, from the commands already sent (efference copies) and the current
+ * motion, so the innate controllers act on where the drone WILL be when their command lands.
+ * Targets are the measured changes over the last horizon; the error seen now judges the prediction
+ * made one horizon ago (the filter's eligibility delay = the horizon). Zero weights predict no
+ * change, i.e. exactly the controller without a cerebellum.
+ */
+export class LatencyForwardModel {
+  readonly filter: Cerebellum;
+  private readonly hist: DelayLine;
+  private readonly now = new Float64Array(18);
+  private readonly past = new Float64Array(18);
+  private readonly err = new Float64Array(9);
+  private readonly sig = new Float64Array(12);
+  private readonly rot: [number, number, number] = [0, 0, 0];
+  private tS = 0;
+  readonly out: LatencyForwardOutput = { dPosEnuM: [0, 0, 0], dVelEnuMS: [0, 0, 0], dRotBodyRad: [0, 0, 0] };
+
+  constructor(
+    readonly horizonS: number,
+    opts: Partial<CerebellumOptions> = {},
+    readonly tickHz = 250,
+  ) {
+    this.filter = new Cerebellum({
+      inputs: 12,
+      outputs: 9,
+      inputScales: [5, 5, 5, 3, 3, 3, 5, 5, 5, 3, 3, 3],
+      tausS: logSpacedTaus(0.01, 0.25, 7),
+      delayS: horizonS,
+      maxTickHz: tickHz * 2,
+      stepSize: 0.02,
+      bias: true,
+      maxCorrection: 20,
+      ...opts,
+    });
+    this.hist = new DelayLine(18, Math.ceil(horizonS * tickHz * 2) + 8);
+  }
+
+  step(i: LatencyForwardInput, dtS: number): LatencyForwardOutput {
+    this.tS += dtS;
+    for (let a = 0; a < 3; a++) this.rot[a] = this.rot[a]! + i.gyroRadS[a]! * dtS;
+    // what happened over the last horizon judges what was predicted one horizon ago
+    const n = this.now;
+    for (let a = 0; a < 3; a++) {
+      n[a] = i.posEnuM[a]!;
+      n[3 + a] = i.velEnuMS[a]!;
+      n[6 + a] = this.rot[a]!;
+    }
+    let error: Float64Array | null = null;
+    if (this.hist.readDelayed(this.tS, this.horizonS, this.past)) {
+      for (let k = 0; k < 9; k++) this.err[k] = this.past[9 + k]! - (n[k]! - this.past[k]!);
+      error = this.err;
+    }
+    const s = this.sig;
+    for (let a = 0; a < 3; a++) {
+      s[a] = i.accCmdEnuMS2[a]!;
+      s[3 + a] = i.rateCmdRadS[a]!;
+      s[6 + a] = i.velEnuMS[a]!;
+      s[9 + a] = i.gyroRadS[a]!;
+    }
+    const z = this.filter.step({ signals: s, error }, dtS).correction;
+    for (let k = 0; k < 9; k++) n[9 + k] = z[k]!;
+    this.hist.push(this.tS, n);
+    const o = this.out;
+    for (let a = 0; a < 3; a++) {
+      o.dPosEnuM[a] = z[a]!;
+      o.dVelEnuMS[a] = z[3 + a]!;
+      o.dRotBodyRad[a] = z[6 + a]!;
+    }
+    return o;
+  }
+}

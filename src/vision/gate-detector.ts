@@ -276,6 +276,14 @@ export class GateDetector {
   private readonly lineN = new Float64Array(8); // 4 × (nx, ny)
   private readonly lineC = new Float64Array(4);
   private readonly lineRms = new Float64Array(4);
+  /** The outer quad's side lines (refineQuad's lineN/lineC, kept before the inner quad overwrites them). */
+  private readonly outerN = new Float64Array(8);
+  private readonly outerC = new Float64Array(4);
+  /** Per outer side: max distance of the inner-pose prediction from the fitted line, px (diagnostics). */
+  readonly outerDevPx = new Float64Array(4);
+  /** Line observations handed to the PnP: model (X, Y) pairs and (nx, ny, c) triples. */
+  private readonly lineModel = new Float64Array(16);
+  private readonly lineEq = new Float64Array(24);
   private readonly ex = new Float64Array(256);
   private readonly ey = new Float64Array(256);
   private readonly res = new Float64Array(256);
@@ -841,7 +849,34 @@ export class GateDetector {
     }
     // coordinate ascent on the quad area (each vertex maximises its distance to its neighbours' chord)
     sort4(idx, null);
-    if (idx[0] === idx[1] || idx[1] === idx[2] || idx[2] === idx[3]) return false;
+    if (idx[0] === idx[1] || idx[1] === idx[2] || idx[2] === idx[3]) {
+      // two diagonal extremes coincide (a thin, strongly foreshortened quad): seed instead with a
+      // diameter (A, C) and the farthest vertex on each side of it (B, D)
+      let cxh = 0, cyh = 0;
+      for (let i = 0; i < m; i++) { cxh += Hh[2 * i]!; cyh += Hh[2 * i + 1]!; }
+      cxh /= m; cyh /= m;
+      let a = 0, best = -1;
+      for (let i = 0; i < m; i++) {
+        const d = (Hh[2 * i]! - cxh) ** 2 + (Hh[2 * i + 1]! - cyh) ** 2;
+        if (d > best) { best = d; a = i; }
+      }
+      let c = a;
+      best = -1;
+      for (let i = 0; i < m; i++) {
+        const d = (Hh[2 * i]! - Hh[2 * a]!) ** 2 + (Hh[2 * i + 1]! - Hh[2 * a + 1]!) ** 2;
+        if (d > best) { best = d; c = i; }
+      }
+      let b = -1, d2 = -1, bb = 0, bd = 0;
+      for (let i = 0; i < m; i++) {
+        const v = hullTurn(Hh, a, c, Hh[2 * i]!, Hh[2 * i + 1]!);
+        if (v > bb) { bb = v; b = i; }
+        if (-v > bd) { bd = -v; d2 = i; }
+      }
+      if (b < 0 || d2 < 0 || a === c) return false;
+      idx[0] = a; idx[1] = b; idx[2] = c; idx[3] = d2;
+      sort4(idx, null);
+      if (idx[0] === idx[1] || idx[1] === idx[2] || idx[2] === idx[3]) return false;
+    }
     for (let sweep = 0; sweep < 6; sweep++) {
       let changed = false;
       for (let k = 0; k < 4; k++) {
@@ -1038,6 +1073,7 @@ export class GateDetector {
     if (!s.touchesBorder) {
       if (this.hullFromRows(this.rowMin, this.rowMax, this.compY0[c]!, this.compY1[c]!, grow) >= 4 && this.quadFromHull(this.quadTmp)) {
         outerOk = this.refineQuad(this.quadTmp, true, this.quadOuter);
+        if (outerOk) { this.outerN.set(this.lineN); this.outerC.set(this.lineC); }
       }
     }
     // inner quad (the hole)
@@ -1057,25 +1093,43 @@ export class GateDetector {
       hOut = g.outerM / 2 - g.checkerBandM;
       hIn = g.innerM / 2 + g.innerBandM;
     }
-    if (innerOk && outerOk) this.matchInnerToOuter(hIn / hOut);
     let n = 0;
     const M = this.modelPts, I = this.imagePts;
     const sgnX = SGN_X, sgnY = SGN_Y;
-    if (outerOk) {
-      for (let k = 0; k < 4; k++) {
-        M[2 * n] = sgnX[k]! * hOut; M[2 * n + 1] = sgnY[k]! * hOut;
-        I[2 * n] = this.quadOuter[2 * k]!; I[2 * n + 1] = this.quadOuter[2 * k + 1]!; n++;
-      }
-    }
-    if (innerOk) {
-      for (let k = 0; k < 4; k++) {
-        M[2 * n] = sgnX[k]! * hIn; M[2 * n + 1] = sgnY[k]! * hIn;
-        I[2 * n] = this.quadInner[2 * k]!; I[2 * n + 1] = this.quadInner[2 * k + 1]!; n++;
-      }
-    }
-    if (n < 4) return false;
     let pose = this.pose;
-    if (!this.pnp.solve(M, I, n, this.K, pose)) return false;
+    let outerUsed = 0;
+    this.pnp.setLines(this.lineModel, this.lineEq, 0);
+    if (innerOk && outerOk) {
+      // The inner edge (orange → dark band) is the trustworthy one: the outer edge (orange → checker)
+      // loses its checker band below ≈ 2 px (far and oblique) and then runs on into the orange outer
+      // side face, and the ground can hide the bottom band. Pose from the opening's four corners, then
+      // each outer side joins (as a line: its two model corners must project onto it) only if it
+      // agrees with that pose.
+      this.matchOuterToInner(hIn / hOut);
+      for (let k = 0; k < 4; k++) {
+        M[2 * k] = sgnX[k]! * hIn; M[2 * k + 1] = sgnY[k]! * hIn;
+        I[2 * k] = this.quadInner[2 * k]!; I[2 * k + 1] = this.quadInner[2 * k + 1]!;
+      }
+      n = 4;
+      if (!this.pnp.solve(M, I, n, this.K, pose)) return false;
+      outerUsed = this.outerSidesAgreeing(pose, hOut, hIn);
+      if (outerUsed > 0 && !this.pnp.refine(M, I, n, this.K, pose)) return false;
+    } else {
+      if (outerOk) {
+        for (let k = 0; k < 4; k++) {
+          M[2 * n] = sgnX[k]! * hOut; M[2 * n + 1] = sgnY[k]! * hOut;
+          I[2 * n] = this.quadOuter[2 * k]!; I[2 * n + 1] = this.quadOuter[2 * k + 1]!; n++;
+        }
+      }
+      if (innerOk) {
+        for (let k = 0; k < 4; k++) {
+          M[2 * n] = sgnX[k]! * hIn; M[2 * n + 1] = sgnY[k]! * hIn;
+          I[2 * n] = this.quadInner[2 * k]!; I[2 * n + 1] = this.quadInner[2 * k + 1]!; n++;
+        }
+      }
+      if (n < 4) return false;
+      if (!this.pnp.solve(M, I, n, this.K, pose)) return false;
+    }
     // Planar two-fold ambiguity: also refine the mirrored tilt; keep the clearly better fit, and
     // between two fits of equal quality the more upright gate (the gravity prior: gates stand).
     const alt = this.poseAlt;
@@ -1146,7 +1200,7 @@ export class GateDetector {
     // (a component cut by the image border has lost part of its ring: its hole fraction says nothing)
     const qHole = s.touchesBorder ? 1 : Math.exp(-(((holeFrac - fracExp) / 0.25) ** 2));
     const qOrtho = n === 4 ? Math.exp(-((pose.orthoDefect / 0.35) ** 2)) : 1;
-    const qBoth = outerOk && innerOk ? 1 : 0.85;
+    const qBoth = (outerOk && innerOk && outerUsed >= 2) || (outerOk && !innerOk && this.mono) ? 1 : 0.85;
     s.confidence = Math.max(0.3, Math.min(1, (this.mono ? 0.85 : 1) * qBoth * (0.35 + 0.65 * qFit * qHole * qOrtho)));
     return true;
   }
@@ -1157,28 +1211,79 @@ export class GateDetector {
     return -(R[1]! * this.upCamX + R[4]! * this.upCamY + R[7]! * this.upCamZ);
   }
 
-  /** Re-index the inner quad so corner k corresponds to outer corner k (concentric squares). */
-  private matchInnerToOuter(ratio: number): void {
+  /**
+   * Re-index the outer quad and its side lines so outer corner k corresponds to inner corner k
+   * (concentric squares; the inner quad, the trustworthy one, keeps its labels). Side s joins
+   * corners s and s + 1.
+   */
+  private matchOuterToInner(ratio: number): void {
     const o = this.quadOuter, q = this.quadInner, tmp = this.quadTmp;
     let mx = 0, my = 0;
-    for (let k = 0; k < 4; k++) { mx += o[2 * k]!; my += o[2 * k + 1]!; }
+    for (let k = 0; k < 4; k++) { mx += q[2 * k]!; my += q[2 * k + 1]!; }
     mx /= 4; my /= 4;
     let best = 0, bestCost = Infinity;
     for (let sh = 0; sh < 4; sh++) {
       let cost = 0;
       for (let k = 0; k < 4; k++) {
         const j = (k + sh) & 3;
-        const ex = mx + ratio * (o[2 * k]! - mx), ey = my + ratio * (o[2 * k + 1]! - my);
-        cost += (q[2 * j]! - ex) ** 2 + (q[2 * j + 1]! - ey) ** 2;
+        const ex = mx + (q[2 * k]! - mx) / ratio, ey = my + (q[2 * k + 1]! - my) / ratio;
+        cost += (o[2 * j]! - ex) ** 2 + (o[2 * j + 1]! - ey) ** 2;
       }
       if (cost < bestCost) { bestCost = cost; best = sh; }
     }
     if (best === 0) return;
-    for (let k = 0; k < 8; k++) tmp[k] = q[k]!;
+    for (let k = 0; k < 8; k++) tmp[k] = o[k]!;
     for (let k = 0; k < 4; k++) {
       const j = (k + best) & 3;
-      q[2 * k] = tmp[2 * j]!;
-      q[2 * k + 1] = tmp[2 * j + 1]!;
+      o[2 * k] = tmp[2 * j]!;
+      o[2 * k + 1] = tmp[2 * j + 1]!;
     }
+    const N = this.outerN, C = this.outerC, ln = this.lineN, lc = this.lineC; // lineN/lineC: free scratch here
+    for (let k = 0; k < 8; k++) ln[k] = N[k]!;
+    for (let k = 0; k < 4; k++) lc[k] = C[k]!;
+    for (let k = 0; k < 4; k++) {
+      const j = (k + best) & 3;
+      N[2 * k] = ln[2 * j]!; N[2 * k + 1] = ln[2 * j + 1]!; C[k] = lc[j]!;
+    }
+  }
+
+  /**
+   * Outer sides that agree with `pose` (from the opening): both model corners of side s, projected,
+   * lie within tolerance of the fitted outer line s. Those become line observations of the PnP
+   * (setLines); returns their count. outerDevPx[s] = the larger of the two distances.
+   */
+  private outerSidesAgreeing(pose: PlanarPose, hOut: number, hIn: number): number {
+    const R = pose.R, t = pose.t;
+    const LM = this.lineModel, LE = this.lineEq, N = this.outerN, C = this.outerC;
+    // tolerance: 1 px, growing with the opening's image size (corner noise × lever arm, perspective)
+    let per = 0;
+    for (let k = 0; k < 4; k++) {
+      const a = this.quadInner, b = (k + 1) & 3;
+      per += hyp2(a[2 * b]! - a[2 * k]!, a[2 * b + 1]! - a[2 * k + 1]!);
+    }
+    const tol = 1 + 0.004 * per * (hOut / hIn - 1);
+    let m = 0, used = 0;
+    for (let sd = 0; sd < 4; sd++) {
+      const nx = N[2 * sd]!, ny = N[2 * sd + 1]!, c = C[sd]!;
+      let dev = 0;
+      for (let e = 0; e < 2; e++) {
+        const k = (sd + e) & 3;
+        const X = SGN_X[k]! * hOut, Y = SGN_Y[k]! * hOut;
+        const px = R[0]! * X + R[1]! * Y + t[0]!, py = R[3]! * X + R[4]! * Y + t[1]!, pz = R[6]! * X + R[7]! * Y + t[2]!;
+        const d = pz > 1e-6 ? Math.abs(nx * (this.fx * px / pz + this.cx) + ny * (this.fy * py / pz + this.cy) - c) : Infinity;
+        if (d > dev) dev = d;
+      }
+      this.outerDevPx[sd] = dev;
+      if (!(dev <= tol)) continue;
+      used++;
+      for (let e = 0; e < 2; e++) {
+        const k = (sd + e) & 3;
+        LM[2 * m] = SGN_X[k]! * hOut; LM[2 * m + 1] = SGN_Y[k]! * hOut;
+        LE[3 * m] = nx; LE[3 * m + 1] = ny; LE[3 * m + 2] = c;
+        m++;
+      }
+    }
+    this.pnp.setLines(LM, LE, m);
+    return used;
   }
 }

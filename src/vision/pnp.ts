@@ -1,8 +1,13 @@
 /**
  * Pose of a planar target (the gate's ring face) from point correspondences with a calibrated
  * pinhole camera: homography by DLT in normalised image coordinates, decomposed with K
- * (H ∝ K·[r1 r2 t]) and orthonormalised, then refined by Gauss–Newton on the pixel reprojection
- * error (6 DoF). Allocation-free after construction; every matrix lives in a preallocated typed array.
+ * (H ∝ K·[r1 r2 t]) and orthonormalised, then refined by Levenberg–Marquardt on the pixel
+ * reprojection error (6 DoF). Allocation-free after construction; every matrix lives in a preallocated typed array.
+ *
+ * Line observations (optional, refine/alternative/solve): a model point (X, Y) that must project
+ * onto a known image line nx·u + ny·v = c (unit normal, pixels) — an edge seen over part of its
+ * length whose end (corner) may be outside the image or unobserved. Each contributes one scalar
+ * residual (the signed pixel distance to the line); a point observation contributes two.
  *
  * Conventions: model points lie on the plane Z = 0 of the model frame, given as (X, Y) in metres;
  * the pose maps model → camera optical frame (x right, y down, z forward): P_c = R·P_m + t. R is
@@ -103,15 +108,40 @@ export class PlanarPnP {
   private readonly yn = new Float64Array(PNP_MAX_POINTS);
   private readonly J = new Float64Array(36);
   private readonly g = new Float64Array(6);
+  private readonly J0 = new Float64Array(36);
+  private readonly g0 = new Float64Array(6);
   private readonly tmp = new Float64Array(9);
   private readonly Rsave = new Float64Array(9);
   private readonly tsave = new Float64Array(3);
   private readonly sse = new Float64Array(1);
-  /** Gauss–Newton iterations. */
-  iterations = 8;
+  /** Line observations used by the next solve/refine/alternative: model (X, Y) pairs and (nx, ny, c) triples. */
+  private readonly lModel = new Float64Array(2 * PNP_MAX_POINTS);
+  private readonly lEq = new Float64Array(3 * PNP_MAX_POINTS);
+  private nLines = 0;
+  /** Levenberg–Marquardt iterations (accepted steps). */
+  iterations = 10;
+
+  /**
+   * Line observations for the following solve()/refine()/alternative() calls (until replaced):
+   * model point i = (model[2i], model[2i+1]) lies on the image line eq[3i]·u + eq[3i+1]·v = eq[3i+2]
+   * ((eq[3i], eq[3i+1]) a unit normal, pixels). m ≤ 32; m = 0 clears them. Copied.
+   */
+  setLines(model: ArrayLike<number>, eq: ArrayLike<number>, m: number): void {
+    const k = Math.max(0, Math.min(PNP_MAX_POINTS, m | 0));
+    for (let i = 0; i < 2 * k; i++) this.lModel[i] = model[i]!;
+    for (let i = 0; i < 3 * k; i++) this.lEq[i] = eq[i]!;
+    this.nLines = k;
+  }
+
+  /** Number of line observations in use. */
+  get lineCount(): number {
+    return this.nLines;
+  }
 
   /**
    * Estimate the pose. `model` holds n (X, Y) pairs (m), `image` n (u, v) pixel pairs; n in [4, 32].
+   * The initial homography uses the points only; the refinement also the line observations set by
+   * setLines(). Image points may lie outside the image (corners from intersected edge lines).
    * Returns false (out untouched or partial) when the geometry is degenerate or the target would lie
    * behind the camera.
    */
@@ -176,16 +206,19 @@ export class PlanarPnP {
   }
 
   /**
-   * Gauss–Newton on the pixel reprojection error from the pose already in `out` (6 DoF; a step
-   * that does not lower the error ends the iteration). Sets out.rmsPx. Returns false if the target
+   * Levenberg–Marquardt on the pixel reprojection error (points and line observations) from the
+   * pose already in `out` (6 DoF). Sets out.rmsPx. Returns false if the target
    * ends up behind the camera.
    */
   refine(model: ArrayLike<number>, image: ArrayLike<number>, n: number, K: PinholeK, out: PlanarPose): boolean {
     const { fx, fy, cx, cy } = K;
     const R = out.R, t = out.t;
+    const m = this.nLines, LM = this.lModel, LE = this.lEq;
+    if (2 * n + m < 6) return false;
     this.residual(model, image, n, K, R, t);
     let err = this.sse[0]!;
     if (!Number.isFinite(err)) return false;
+    let lambda = 1e-6;
     for (let it = 0; it < this.iterations; it++) {
       const JtJ = this.J, g = this.g;
       JtJ.fill(0);
@@ -217,27 +250,59 @@ export class PlanarPnP {
           g[r] = g[r]! - vr * rv;
         }
       }
-      for (let r = 0; r < 6; r++) {
-        for (let c = 0; c < r; c++) JtJ[r * 6 + c] = JtJ[c * 6 + r]!;
-        JtJ[r * 6 + r] = JtJ[r * 6 + r]! * (1 + 1e-6) + 1e-9;
+      for (let i = 0; i < m; i++) {
+        const X = LM[2 * i]!, Y = LM[2 * i + 1]!, lnx = LE[3 * i]!, lny = LE[3 * i + 1]!;
+        const qx = R[0]! * X + R[1]! * Y, qy = R[3]! * X + R[4]! * Y, qz = R[6]! * X + R[7]! * Y;
+        const px = qx + t[0]!, py = qy + t[1]!, pz = qz + t[2]!;
+        if (!(pz > 1e-6)) return false;
+        const iz = 1 / pz;
+        const rl = lnx * (fx * px * iz + cx) + lny * (fy * py * iz + cy) - LE[3 * i + 2]!;
+        const a0 = fx * iz, a2 = -fx * px * iz * iz;
+        const b1 = fy * iz, b2 = -fy * py * iz * iz;
+        // row = nx·(u row) + ny·(v row)
+        const w6 = this.tmp;
+        w6[0] = lnx * (a2 * qy) + lny * (-b1 * qz + b2 * qy);
+        w6[1] = lnx * (a0 * qz - a2 * qx) + lny * (-b2 * qx);
+        w6[2] = lnx * (-a0 * qy) + lny * (b1 * qx);
+        w6[3] = lnx * a0; w6[4] = lny * b1; w6[5] = lnx * a2 + lny * b2;
+        for (let r = 0; r < 6; r++) {
+          const wr = w6[r]!;
+          for (let c = r; c < 6; c++) JtJ[r * 6 + c] = JtJ[r * 6 + c]! + wr * w6[c]!;
+          g[r] = g[r]! - wr * rl;
+        }
       }
-      if (!solveLinearInPlace(JtJ, g, 6)) break;
-      this.Rsave.set(R);
-      this.tsave.set(t);
-      rotateLeft(R, g, this.tmp);
-      t[0] = t[0]! + g[3]!; t[1] = t[1]! + g[4]!; t[2] = t[2]! + g[5]!;
-      this.residual(model, image, n, K, R, t);
-      const e2 = this.sse[0]!;
-      if (!(e2 <= err)) {
+      for (let r = 0; r < 6; r++) for (let c = 0; c < r; c++) JtJ[r * 6 + c] = JtJ[c * 6 + r]!;
+      this.J0.set(JtJ);
+      this.g0.set(g);
+      // Levenberg–Marquardt: a step that does not lower the error is retried with more damping
+      // (weakly conditioned views — small, far, four points — need it: the tilt valley is flat)
+      let accepted = false, done = false;
+      for (let tries = 0; tries < 8; tries++) {
+        JtJ.set(this.J0);
+        g.set(this.g0);
+        for (let r = 0; r < 6; r++) JtJ[r * 6 + r] = JtJ[r * 6 + r]! * (1 + lambda) + 1e-9;
+        if (!solveLinearInPlace(JtJ, g, 6)) { lambda *= 10; continue; }
+        this.Rsave.set(R);
+        this.tsave.set(t);
+        rotateLeft(R, g, this.tmp);
+        t[0] = t[0]! + g[3]!; t[1] = t[1]! + g[4]!; t[2] = t[2]! + g[5]!;
+        this.residual(model, image, n, K, R, t);
+        const e2 = this.sse[0]!;
+        if (e2 <= err) {
+          done = err - e2 < 1e-10 * (1 + err);
+          err = e2;
+          lambda = Math.max(1e-7, lambda * 0.1);
+          accepted = true;
+          break;
+        }
         R.set(this.Rsave);
         t.set(this.tsave);
-        break;
+        lambda *= 10;
       }
-      const done = err - e2 < 1e-10 * (1 + err);
-      err = e2;
-      if (done) break;
+      if (!accepted || done) break;
     }
-    out.rmsPx = Math.sqrt(err / n);
+    // RMS per point (a line residual is one of a point's two components)
+    out.rmsPx = Math.sqrt(err / (n + 0.5 * m));
     return t[2]! > 0 && Number.isFinite(out.rmsPx);
   }
 
@@ -278,6 +343,14 @@ export class PlanarPnP {
       if (!(pz > 1e-6)) { this.sse[0] = Infinity; return; }
       const du = K.fx * px / pz + K.cx - image[2 * i]!, dv = K.fy * py / pz + K.cy - image[2 * i + 1]!;
       e += du * du + dv * dv;
+    }
+    const LM = this.lModel, LE = this.lEq;
+    for (let i = 0; i < this.nLines; i++) {
+      const X = LM[2 * i]!, Y = LM[2 * i + 1]!;
+      const px = R[0]! * X + R[1]! * Y + t[0]!, py = R[3]! * X + R[4]! * Y + t[1]!, pz = R[6]! * X + R[7]! * Y + t[2]!;
+      if (!(pz > 1e-6)) { this.sse[0] = Infinity; return; }
+      const r = LE[3 * i]! * (K.fx * px / pz + K.cx) + LE[3 * i + 1]! * (K.fy * py / pz + K.cy) - LE[3 * i + 2]!;
+      e += r * r;
     }
     this.sse[0] = e;
   }
