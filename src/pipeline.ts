@@ -120,7 +120,7 @@ export class Pipeline implements Controller {
   private readonly speed: SpeedPolicy;
   /** Discovery search: hold this height and turn at this rate until a gate is seen. */
   private readonly searchHeightM = 1.5;
-  private readonly searchYawRateRadS = 0.7;
+  private readonly searchYawRateRadS = 1.2;
 
   constructor(readonly cfg: PipelineConfig) {
     this.vestibular = new Vestibular({ initialYawRad: cfg.start.yawRad });
@@ -209,7 +209,7 @@ export class Pipeline implements Controller {
         // discovery with nothing known ahead: hold position at search height and turn to look around
         const v = h.velEnuMS, p = h.posEnuM;
         const acc: Vec3 = [-1.5 * v[0], -1.5 * v[1], 2 * (this.searchHeightM - p[2]) - 1.5 * v[2]];
-        proposed = this.motor.step({ stampS: nowS, accelEnuMS2: acc, yaw: { mode: 'rate', yawRateRadS: this.searchYawRateRadS }, attitude: this.vestibular.quatEstimate }, 0).cmd;
+        proposed = this.motor.step({ stampS: nowS, accelEnuMS2: acc, yaw: { mode: 'rate', yawRateRadS: this.searchYawRateRadS * this.hippocampus.searchDirection }, attitude: this.vestibular.quatEstimate }, 0).cmd;
         this.replan = true;
         return this.guarded(proposed, nowS);
       }

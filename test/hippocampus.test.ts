@@ -80,14 +80,19 @@ describe('hippocampus', () => {
   it('without a prior, a new gate is written into the map where it is seen', () => {
     const h = new Hippocampus(null, { posEnuM: [0, 0, 2], yawRad: 0 });
     h.step({ kind: 'imu', stampS: 0.01, accEnuMS2: [0, 0, 0] });
-    const out = h.step({ kind: 'sighting', stampS: 0.01, relEnuM: [6, 1, 0], normalEnu: [-1, 0, 0], rangeM: 6.1 });
+    // one sighting is not enough to write a gate (a single odd PnP must not make a phantom gate)
+    const first = h.step({ kind: 'sighting', stampS: 0.01, relEnuM: [6, 1, 0], normalEnu: [-1, 0, 0], rangeM: 6.1 });
+    expect(first.associated).toBe(-1);
+    expect(h.gates).toHaveLength(0);
+    h.step({ kind: 'sighting', stampS: 0.04, relEnuM: [6, 1, 0], normalEnu: [-1, 0, 0], rangeM: 6.1 });
+    const out = h.step({ kind: 'sighting', stampS: 0.07, relEnuM: [6, 1, 0], normalEnu: [-1, 0, 0], rangeM: 6.1 });
     expect(out.associated).toBe(0);
     expect(h.gates).toHaveLength(1);
     expect(h.gates[0]!.centerEnuM[0]).toBeCloseTo(6, 5);
     expect(h.gates[0]!.centerEnuM[1]).toBeCloseTo(1, 5);
     expect(h.gates[0]!.yawRad).toBeCloseTo(0, 5);
     // seeing it again associates with it rather than adding another
-    expect(h.step({ kind: 'sighting', stampS: 0.01, relEnuM: [6.05, 0.95, 0.02], normalEnu: [-1, 0, 0], rangeM: 6.1 }).associated).toBe(0);
+    expect(h.step({ kind: 'sighting', stampS: 0.1, relEnuM: [6.05, 0.95, 0.02], normalEnu: [-1, 0, 0], rangeM: 6.1 }).associated).toBe(0);
     expect(h.gates).toHaveLength(1);
   });
 

@@ -44,6 +44,9 @@ export interface HippocampusConfig {
   sightingSigmaPerM: number;
   /** χ² threshold (3 dof) for associating a sighting with a map gate. */
   associationChi2: number;
+  /** ... and the largest innovation (m) and heading difference (rad) that may still be the same gate. */
+  associationMaxM: number;
+  associationYawRad: number;
   /** History kept for delayed measurements, s. */
   historyS: number;
   /** When false the map is never corrected (ablation: localise against the prior, never write it). */
@@ -61,6 +64,8 @@ export const HIPPOCAMPUS_DEFAULTS: HippocampusConfig = {
   sightingSigmaBaseM: 0.05,
   sightingSigmaPerM: 0.03,
   associationChi2: 16,
+  associationMaxM: 3,
+  associationYawRad: (40 * Math.PI) / 180,
   historyS: 0.6,
   learnMap: true,
   maxGates: 24,
@@ -276,6 +281,7 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
     this.seq = this.mapKnown ? this.gates.map((_, k) => k) : [];
     this.seqPos = 0;
     this.passOrder = [];
+    this.loopPending = false;
     this.target = this.mapKnown && this.gates.length > 0 ? 0 : -1;
     this.lap = 0;
     this.histLen = 0;
@@ -334,19 +340,28 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
     const learn = this.cfg.learnMap;
     // associate with the map gate that explains the sighting best
     let best = -1, bestChi = Infinity;
+    // a gate seen face-on has a heading: it must agree (either face) with the map gate's
+    const obsYaw = s.normalEnu && Math.hypot(s.normalEnu[0], s.normalEnu[1]) > 0.7 ? Math.atan2(-s.normalEnu[1], -s.normalEnu[0]) : NaN;
     for (let k = 0; k < this.gates.length; k++) {
-      let chi = 0;
+      if (!Number.isNaN(obsYaw)) {
+        const dy = Math.abs(wrapPi(obsYaw - this.gates[k]!.yawRad));
+        if (Math.min(dy, Math.PI - dy) > this.cfg.associationYawRad) continue;
+      }
+      let chi = 0, e2 = 0;
       for (let a = 0; a < 3; a++) {
         const { nu, s: sv } = this.axes[a]!.innovation(k, s.relEnuM[a]!, dp[a]!, r, learn ? -1 : this.gates[k]!.sigmaM ** 2);
         chi += (nu * nu) / sv;
+        e2 += nu * nu;
       }
+      // however lost we are, a gate several metres from where we expect it is another gate
+      if (e2 > this.cfg.associationMaxM ** 2) continue;
       if (chi < bestChi) {
         bestChi = chi;
         best = k;
       }
     }
     if (best < 0 || bestChi > this.cfg.associationChi2) {
-      if (!this.hasPrior && learn && this.gates.length < this.cfg.maxGates && s.normalEnu && s.rangeM < 10) this.discover(s, r, dp);
+      if (!this.hasPrior && learn && this.gates.length < this.cfg.maxGates && s.normalEnu && s.rangeM < 16) this.discover(s, r, dp);
       else this.sightingsRejected++;
       return;
     }
@@ -367,6 +382,26 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
 
   /** A gate never seen before (no prior map): write it into the map. */
   private discover(s: Sighting, r: number, dp: Vec3): void {
+    // a new gate must be seen in a few consecutive frames at a consistent place before it is written
+    // (one odd PnP must not put a phantom gate in the map), and not right beside a known gate
+    const p: Vec3 = [this.axes[0].x[0]! - dp[0] + s.relEnuM[0], this.axes[1].x[0]! - dp[1] + s.relEnuM[1], this.axes[2].x[0]! - dp[2] + s.relEnuM[2]];
+    for (let k = 0; k < this.gates.length; k++) {
+      const c = this.gateCenter(k);
+      if (Math.hypot(c[0] - p[0], c[1] - p[1], c[2] - p[2]) < 3) {
+        this.sightingsRejected++;
+        return;
+      }
+    }
+    const cand = this.candidate;
+    if (cand && Math.hypot(cand.p[0] - p[0], cand.p[1] - p[1], cand.p[2] - p[2]) < 0.6 + 0.1 * s.rangeM && s.stampS - cand.lastS < 0.3) {
+      cand.n++;
+      cand.lastS = s.stampS;
+      cand.p = p;
+    } else {
+      this.candidate = { p, n: 1, lastS: s.stampS };
+    }
+    if (this.candidate!.n < 3) return;
+    this.candidate = null;
     const k = this.gates.length;
     const n = s.normalEnu!;
     // we approach a new gate from its front: its pass direction points away from us
@@ -376,7 +411,7 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
     this.refreshGates();
     this.out.associated = k;
     this.sightingsAccepted++;
-    if (this.target < 0) this.selectTarget();
+    if (this.target < 0 || this.loopPending) this.selectTarget();
   }
 
   private learnYaw(g: MapGate, s: Sighting): void {
@@ -426,6 +461,16 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
       this.target = this.seq[this.seqPos]!;
       return;
     }
+    if (this.loopPending && passed === this.passOrder[0]) {
+      // the loop closed: the gates in the order flown are the track, flown from memory from now on
+      this.seq = [...this.passOrder];
+      this.seqPos = 1 % this.seq.length;
+      this.target = this.seq[this.seqPos]!;
+      this.mapKnown = true;
+      this.loopPending = false;
+      this.lap++;
+      return;
+    }
     this.passOrder.push(passed);
     this.selectTarget();
   }
@@ -433,13 +478,21 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
   /** Current heading (yaw, rad) of the drone: discovery picks gates ahead of it. */
   setHeading(yawRad: number): void {
     if (!Number.isFinite(yawRad)) return;
-    if (!this.mapKnown && this.target < 0) this.searchTurnRad += Math.abs(wrapPi(yawRad - this.headingRad));
     this.headingRad = yawRad;
     if (!this.mapKnown && this.target < 0) this.selectTarget();
   }
 
-  /** How far the drone has turned while searching without a target, rad. */
-  private searchTurnRad = 0;
+  /** Discovery is flying back to the first gate to close the loop (a new gate may still take over). */
+  private loopPending = false;
+  private candidate: { p: Vec3; n: number; lastS: number } | null = null;
+
+  /** Turn direction for a search: the way the track turned last (+1 left / −1 right). */
+  get searchDirection(): number {
+    const o = this.passOrder;
+    if (o.length < 2) return 1;
+    const a = this.gates[o[o.length - 2]!]!.yawRad, b = this.gates[o[o.length - 1]!]!.yawRad;
+    return wrapPi(b - a) >= 0 ? 1 : -1;
+  }
 
   /**
    * Discovery: fly to the nearest known gate not yet passed that lies ahead and shows us its front.
@@ -465,19 +518,14 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
       }
     };
     for (let k = 0; k < this.gates.length; k++) if (!passed.has(k)) consider(k);
-    // close the loop only after a full turn of searching has shown no gate we have not flown
-    if (best < 0 && this.passOrder.length >= 2 && this.searchTurnRad >= 2 * Math.PI) {
+    // nothing new ahead: fly back to the first gate flown. That closes the loop — provisionally: a
+    // gate discovered on the way takes over, and the map only becomes the track when gate 0 is passed
+    this.loopPending = false;
+    if (best < 0 && this.passOrder.length >= 2) {
       consider(this.passOrder[0]!);
-      if (best === this.passOrder[0]) {
-        // loop closed: the map is complete
-        this.seq = [...this.passOrder];
-        this.seqPos = 0;
-        this.mapKnown = true;
-        this.lap++;
-      }
+      if (best >= 0) this.loopPending = true;
     }
     this.target = best;
-    if (best >= 0) this.searchTurnRad = 0;
     this.prevGateX = NaN;
   }
 
