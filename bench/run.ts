@@ -9,6 +9,8 @@ import { packageRoot } from '../src/paths.js';
 import { benchSim } from './sim.js';
 import { benchMsp } from './msp.js';
 import { benchLearn } from './learn.js';
+import { benchPipeline } from './pipeline.js';
+import { benchColliculus } from './colliculus.js';
 
 const outDir = join(packageRoot(), 'bench', 'results');
 mkdirSync(outDir, { recursive: true });
@@ -26,6 +28,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>> | Record<st
   sim: benchSim,
   bridges: () => ({ msp: benchMsp() as Record<string, unknown> }),
   learn: benchLearn,
+  pipeline: () => ({ ...benchPipeline(), colliculusStandalone: benchColliculus() as unknown as Record<string, unknown> }),
 };
 for (const [name, fn] of Object.entries(benches)) {
   if (only && only !== name) continue;
