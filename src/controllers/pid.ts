@@ -24,7 +24,7 @@ export interface PidConfig {
   /** Yaw rate per radian of horizontal bearing, 1/s; and damping. */
   kYaw: number;
   kYawD: number;
-  /** Vertical acceleration per radian of elevation error, m/s²/rad. */
+  /** Vertical acceleration per metre of height error (elevation × range from the gate's apparent size), 1/s²; damped by its rate. */
   kClimb: number;
   /** Keep flying straight this long after the gate leaves the view (to fly through it), s. */
   coastS: number;
@@ -32,7 +32,7 @@ export interface PidConfig {
   searchYawRateRadS: number;
 }
 
-export const PID_DEFAULTS: PidConfig = { cruiseTiltRad: 0.22, kYaw: 3, kYawD: 0.2, kClimb: 12, coastS: 0.6, searchYawRateRadS: 0.8 };
+export const PID_DEFAULTS: PidConfig = { cruiseTiltRad: 0.2, kYaw: 3, kYawD: 0.2, kClimb: 3, coastS: 0.6, searchYawRateRadS: 0.8 };
 
 export class PidController implements Controller {
   readonly name = 'pid';
@@ -45,6 +45,9 @@ export class PidController implements Controller {
   private az = 0;
   private el = 0;
   private azRate = 0;
+  private dz = 0;
+  private dzRate = 0;
+  private readonly gateOuterM: number;
   private lastSeenS = -Infinity;
   private lastFrameS: number | null = null;
   private lastImuS: number | null = null;
@@ -52,6 +55,7 @@ export class PidController implements Controller {
 
   constructor(vehicle: PipelineVehicle, start: { yawRad: number }, gate: { innerM: number; outerM: number }, cfg: Partial<PidConfig> = {}) {
     this.cfg = { ...PID_DEFAULTS, ...cfg };
+    this.gateOuterM = gate.outerM;
     this.vest = new Vestibular({ initialYawRad: start.yawRad });
     this.col = new Colliculus({ gate });
     this.motor = new MotorStage({ massKg: vehicle.massKg, maxThrustN: vehicle.maxThrustN * 0.92, maxRateRadS: vehicle.maxRateRadS });
@@ -79,9 +83,14 @@ export class PidController implements Controller {
     const az = Math.atan2(y, x);
     const el = Math.atan2(w[2], Math.hypot(x, y));
     const dt = Math.max(1e-3, f.stampS - this.lastSeenS);
+    // height error in metres: elevation times the range the gate's apparent size implies
+    const rangeM = this.gateOuterM / Math.max(0.05, t.angularSizeRad);
+    const dz = Math.tan(el) * rangeM;
     this.azRate = dt < 0.2 ? (az - this.az) / dt : 0;
+    this.dzRate = dt < 0.2 ? 0.7 * this.dzRate + 0.3 * ((dz - this.dz) / dt) : 0;
     this.az = az;
     this.el = el;
+    this.dz = dz;
     this.lastSeenS = f.stampS;
   }
 
@@ -97,7 +106,7 @@ export class PidController implements Controller {
         // a gate is (or was just) in view: servo toward it, or coast straight through it
         fwd = 9.81 * Math.tan(this.cfg.cruiseTiltRad);
         yawRate = since < 0.15 ? clamp(this.cfg.kYaw * this.az + this.cfg.kYawD * this.azRate, -3, 3) : 0;
-        climb = since < 0.15 ? clamp(this.cfg.kClimb * this.el, -4, 4) : 0;
+        climb = since < 0.15 ? clamp(this.cfg.kClimb * this.dz + 2.5 * this.dzRate, -4, 4) : 0;
       }
       const acc: Vec3 = [Math.cos(yaw) * fwd, Math.sin(yaw) * fwd, climb];
       proposed = this.motor.step({ stampS: nowS, accelEnuMS2: acc, yaw: { mode: 'rate', yawRateRadS: yawRate }, attitude: v.quatEstimate }, 0).cmd;
