@@ -50,7 +50,7 @@ export interface RaceOptions {
 }
 
 export const RACE_DEFAULTS: RaceOptions = {
-  controller: 'oracle',
+  controller: 'pipeline',
   track: DEFAULT_TRACK,
   vehicle: 'racer-280',
   laps: 3,

@@ -142,6 +142,7 @@ export const ColliculusParams = z.strictObject({
       maxCandidates: z.number().int().min(1).max(64).default(8).describe('components examined per frame (largest first)'),
       refineSamplesPerSide: z.number().int().min(4).max(250).default(16).describe('edge scans per quad side'),
       refineSearchPx: z.number().int().min(2).max(32).default(6).describe('half-length of each edge scan, px'),
+      minPartialAreaPx: pos().default(3000).describe('border-cut orange components without an enclosed opening at least this large (px) are tried as partial rings (pose from edge lines)'),
     })
     .prefault({}),
   field: z
@@ -230,6 +231,7 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
       maxCandidates: cfg.detector.maxCandidates,
       refineSamplesPerSide: cfg.detector.refineSamplesPerSide,
       refineSearchPx: cfg.detector.refineSearchPx,
+      minPartialAreaPx: cfg.detector.minPartialAreaPx,
       loomCellPx: cfg.looming.cellPx,
     });
     this.field = new AmariField(cfg.field);

@@ -126,7 +126,7 @@ function seriesPanel(box: Box, name: string, s: NonNullable<FlightRecord['series
   out.push(`<polyline fill="none" stroke="#d62728" stroke-width="1.8" points="${pts}"/>`);
   for (let i = 0; i < s.x.length; i++) out.push(`<circle cx="${f1(mx(s.x[i]!))}" cy="${f1(my(s.y[i]!))}" r="2.5" fill="#d62728"/>`);
   out.push(`<text x="${inner.x0 + inner.w / 2}" y="${box.y0 + box.h - 6}" font-size="11" font-family="sans-serif" text-anchor="middle">${esc(s.xLabel)}</text>`);
-  out.push(`<text x="${box.x0 + 4}" y="${inner.y0 - 4}" font-size="11" font-family="sans-serif">${esc(s.yLabel)}: ${f1(yr.min + yPad)}…${f1(yr.max - yPad)}</text>`);
+  out.push(`<text x="${box.x0 + box.w - 8}" y="${box.y0 + 16}" font-size="11" font-family="sans-serif" text-anchor="end">${esc(s.yLabel)}: ${f1(yr.min + yPad)} … ${f1(yr.max - yPad)}</text>`);
   return out.join('\n');
 }
 

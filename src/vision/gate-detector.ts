@@ -82,6 +82,8 @@ export interface DetectorParams {
   refineSearchPx: number;
   /** Coarse looming cell size, full-resolution pixels. */
   loomCellPx: number;
+  /** Border-cut components without an enclosed opening at least this large (full-resolution px) are tried as partial rings. */
+  minPartialAreaPx: number;
 }
 
 export type CornersKind = 'outer' | 'inner';
@@ -169,6 +171,10 @@ function sortBestFirst(a: GateSighting[]): void {
     a[j + 1] = v;
   }
 }
+
+/** 8-neighbourhood, clockwise on screen from east (y down). */
+const DX8 = Int8Array.of(1, 1, 0, -1, -1, -1, 0, 1);
+const DY8 = Int8Array.of(0, 1, 1, 1, 0, -1, -1, -1);
 
 /** Model corner signs, TL TR BR BL with X right, Y down. */
 const SGN_X = Int8Array.of(-1, 1, 1, -1);
@@ -276,14 +282,35 @@ export class GateDetector {
   private readonly lineN = new Float64Array(8); // 4 × (nx, ny)
   private readonly lineC = new Float64Array(4);
   private readonly lineRms = new Float64Array(4);
+  private ambiguous = false;
+  // partial rings: component mark (stamped), contour, chain, Douglas–Peucker scratch, labelled edges
+  private mark = new Int32Array(0);
+  private markStamp = 0;
+  private ctrX = new Int32Array(0);
+  private ctrY = new Int32Array(0);
+  private chX = new Int32Array(0);
+  private chY = new Int32Array(0);
+  private dpKeep = new Uint8Array(0);
+  private dpStack = new Int32Array(0);
+  /** Edge lines by slot (0–3 inner top, right, bottom, left; 4–7 outer): normal, offset, seen length, seen ends. */
+  private readonly segN = new Float64Array(16);
+  private readonly segC = new Float64Array(8);
+  private readonly segLen = new Float64Array(8);
+  private readonly segEnd = new Float64Array(32);
+  private readonly segHave = new Uint8Array(8);
+  private tdx = 0;
+  private tdy = 0;
+  private scanDark = 0;
+  private scanWhite = 0;
+  private scanDarkRun = 0;
   /** The outer quad's side lines (refineQuad's lineN/lineC, kept before the inner quad overwrites them). */
   private readonly outerN = new Float64Array(8);
   private readonly outerC = new Float64Array(4);
   /** Per outer side: max distance of the inner-pose prediction from the fitted line, px (diagnostics). */
   readonly outerDevPx = new Float64Array(4);
   /** Line observations handed to the PnP: model (X, Y) pairs and (nx, ny, c) triples. */
-  private readonly lineModel = new Float64Array(16);
-  private readonly lineEq = new Float64Array(24);
+  private readonly lineModel = new Float64Array(32);
+  private readonly lineEq = new Float64Array(48);
   private readonly ex = new Float64Array(256);
   private readonly ey = new Float64Array(256);
   private readonly res = new Float64Array(256);
@@ -329,7 +356,7 @@ export class GateDetector {
   private stride = 0;
 
   /** Last frame's counts, for diagnostics. */
-  readonly stats = { runs: 0, components: 0, candidates: 0, rings: 0, runOverflow: 0 };
+  readonly stats = { runs: 0, components: 0, candidates: 0, rings: 0, partial: 0, runOverflow: 0 };
 
   constructor(params: DetectorParams) {
     this.p = params;
@@ -386,6 +413,15 @@ export class GateDetector {
     this.stackB = new Int32Array(4 * hd + 16);
     this.hullPts = new Float64Array(4 * hd + 8);
     this.hull = new Float64Array(4 * hd + 8);
+    this.mark = new Int32Array(wd * hd);
+    this.markStamp = 0;
+    const cap = 8 * (wd + hd) + 16;
+    this.ctrX = new Int32Array(cap);
+    this.ctrY = new Int32Array(cap);
+    this.chX = new Int32Array(cap);
+    this.chY = new Int32Array(cap);
+    this.dpKeep = new Uint8Array(cap);
+    this.dpStack = new Int32Array(256);
   }
 
   /**
@@ -415,6 +451,7 @@ export class GateDetector {
     this.label();
     this.sightings.length = 0;
     this.stats.rings = 0;
+    this.stats.partial = 0;
     const nc = this.selectCandidates();
     this.stats.candidates = nc;
     for (let k = 0; k < nc; k++) {
@@ -695,8 +732,21 @@ export class GateDetector {
         return true;
       }
     }
+    // a large component cut by the image border without an enclosed opening: a near gate, partly out of view
+    if (s.touchesBorder && !this.mono && s.areaPx >= this.p.minPartialAreaPx && this.partialRing(c, s, poolIdx)) {
+      this.stats.rings++;
+      this.stats.partial++;
+      return true;
+    }
     // blob (or a ring whose geometry failed)
     s.kind = 'blob';
+    s.posCamM = null;
+    s.normalCam = null;
+    s.upCam = null;
+    s.cornersPx = null;
+    s.cornersKind = 'outer';
+    s.reprojPx = NaN;
+    s.poseAmbiguous = false;
     const u = cxd * f, v = cyd * f;
     s.centerPx[0] = u; s.centerPx[1] = v;
     this.setRay(s, u, v);
@@ -946,7 +996,6 @@ export class GateDetector {
     let qx = 0, qy = 0;
     for (let i = 0; i < 4; i++) { qx += q[2 * i]!; qy += q[2 * i + 1]!; }
     qx /= 4; qy /= 4;
-    const ex = this.ex, ey = this.ey;
     for (let s = 0; s < 4; s++) {
       const ax = q[2 * s]!, ay = q[2 * s + 1]!, bx = q[2 * ((s + 1) & 3)]!, by = q[2 * ((s + 1) & 3) + 1]!;
       const dx = bx - ax, dy = by - ay;
@@ -955,49 +1004,7 @@ export class GateDetector {
       let nx = -dy / len, ny = dx / len;
       if (nx * ((ax + bx) / 2 - qx) + ny * ((ay + by) / 2 - qy) < 0) { nx = -nx; ny = -ny; } // outward normal
       // scan direction: from the ring toward the non-ring side
-      const sx = outward ? nx : -nx, sy = outward ? ny : -ny;
-      let n = 0;
-      const alongX = Math.abs(sx) >= Math.abs(sy);
-      let last = -BIG;
-      for (let m = 0; m < M; m++) {
-        const t = 0.12 + (0.76 * (m + 0.5)) / M;
-        if (alongX) {
-          const y = Math.round(ay + t * dy);
-          if (y === last || y < 0 || y >= this.H) continue;
-          last = y;
-          const xl = Math.abs(dy) > 1e-9 ? ax + ((y - ay) * dx) / dy : ax + t * dx;
-          const dir = sx > 0 ? 1 : -1;
-          const xs = Math.round(xl - dir * k), steps = 2 * k;
-          // edge = ≥ 2 ring pixels then ≥ 2 non-ring pixels (single noisy pixels are skipped)
-          let run = 0;
-          for (let i = 0, x = xs; i <= steps; i++, x += dir) {
-            if (this.onAt(x, y)) { run++; continue; }
-            if (run >= 2) {
-              if (this.onAt(x + dir, y)) continue;
-              ex[n] = x - dir * 0.5; ey[n] = y; n++;
-              break;
-            }
-            run = 0;
-          }
-        } else {
-          const x = Math.round(ax + t * dx);
-          if (x === last || x < 0 || x >= this.W) continue;
-          last = x;
-          const yl = Math.abs(dx) > 1e-9 ? ay + ((x - ax) * dy) / dx : ay + t * dy;
-          const dir = sy > 0 ? 1 : -1;
-          const ys = Math.round(yl - dir * k), steps = 2 * k;
-          let run = 0;
-          for (let i = 0, y = ys; i <= steps; i++, y += dir) {
-            if (this.onAt(x, y)) { run++; continue; }
-            if (run >= 2) {
-              if (this.onAt(x, y + dir)) continue;
-              ex[n] = x; ey[n] = y - dir * 0.5; n++;
-              break;
-            }
-            run = 0;
-          }
-        }
-      }
+      const n = this.scanEdge(ax, ay, bx, by, outward ? nx : -nx, outward ? ny : -ny, M, 0.12, 0.88, k, false);
       if (!this.fitLine(n, s)) return false;
     }
     const maxShift = 2 * k + 2;
@@ -1013,6 +1020,82 @@ export class GateDetector {
       out[2 * c + 1] = y;
     }
     return true;
+  }
+
+  /**
+   * Edge points along the segment a → b (full-resolution px): M scans at t ∈ [t0, t1], each along
+   * the image axis closest to the scan direction (sx, sy) (from the ring toward the non-ring side),
+   * starting k px on the ring side; the edge is ≥ 2 ring pixels then ≥ 2 non-ring pixels (single
+   * noisy pixels are skipped). Points → ex/ey; returns their count. With `classify`, the 3 pixels
+   * beyond each edge point are also read: scanDark / scanWhite count the scans where they are all
+   * near-black (the inner band, a black checker square) / mostly light grey-white (a white checker
+   * square, or pale sky), and scanDarkRun sums the dark run lengths (≤ 64 px) of the dark scans.
+   */
+  private scanEdge(ax: number, ay: number, bx: number, by: number, sx: number, sy: number, M: number, t0: number, t1: number, k: number, classify: boolean): number {
+    const ex = this.ex, ey = this.ey;
+    const dx = bx - ax, dy = by - ay;
+    const alongX = Math.abs(sx) >= Math.abs(sy);
+    let n = 0, last = -BIG;
+    let dark = 0, white = 0, darkRun = 0;
+    for (let m = 0; m < M; m++) {
+      const t = t0 + ((t1 - t0) * (m + 0.5)) / M;
+      let x: number, y: number, ddx: number, ddy: number;
+      if (alongX) {
+        y = Math.round(ay + t * dy);
+        if (y === last || y < 0 || y >= this.H) continue;
+        last = y;
+        const xl = Math.abs(dy) > 1e-9 ? ax + ((y - ay) * dx) / dy : ax + t * dx;
+        ddx = sx > 0 ? 1 : -1; ddy = 0;
+        x = Math.round(xl - ddx * k);
+      } else {
+        x = Math.round(ax + t * dx);
+        if (x === last || x < 0 || x >= this.W) continue;
+        last = x;
+        const yl = Math.abs(dx) > 1e-9 ? ay + ((x - ax) * dy) / dx : ay + t * dy;
+        ddy = sy > 0 ? 1 : -1; ddx = 0;
+        y = Math.round(yl - ddy * k);
+      }
+      let run = 0, found = false;
+      for (let i = 0, steps = 2 * k; i <= steps; i++, x += ddx, y += ddy) {
+        if (this.onAt(x, y)) { run++; continue; }
+        if (run >= 2) {
+          if (this.onAt(x + ddx, y + ddy)) continue;
+          ex[n] = x - 0.5 * ddx; ey[n] = y - 0.5 * ddy; n++;
+          found = true;
+          break;
+        }
+        run = 0;
+      }
+      if (!found || !classify) continue;
+      // (x, y) = first non-ring pixel beyond the edge
+      let nd = 0, nw = 0;
+      for (let i = 0; i < 3; i++) {
+        const c = this.pixClass(x + i * ddx, y + i * ddy);
+        if (c === 1) nd++;
+        else if (c === 2) nw++;
+      }
+      if (nd === 3) {
+        dark++;
+        let r = 3;
+        while (r < 64 && this.pixClass(x + r * ddx, y + r * ddy) === 1) r++;
+        darkRun += r;
+      } else if (nw >= 2) white++;
+    }
+    this.scanDark = dark;
+    this.scanWhite = white;
+    this.scanDarkRun = darkRun;
+    return n;
+  }
+
+  /** rgb8 pixel class: 1 near-black (max channel ≤ 72), 2 light grey-white (min ≥ 150, spread ≤ 48), 0 other or outside. */
+  private pixClass(x: number, y: number): number {
+    if (x < 0 || y < 0 || x >= this.W || y >= this.H) return 0;
+    const d = this.data, p = y * this.stride + 3 * x;
+    const r = d[p]!, g = d[p + 1]!, b = d[p + 2]!;
+    const hi = r > g ? (r > b ? r : b) : g > b ? g : b;
+    if (hi <= 72) return 1;
+    const lo = r < g ? (r < b ? r : b) : g < b ? g : b;
+    return lo >= 150 && hi - lo <= 48 ? 2 : 0;
   }
 
   /**
@@ -1130,8 +1213,25 @@ export class GateDetector {
       if (n < 4) return false;
       if (!this.pnp.solve(M, I, n, this.K, pose)) return false;
     }
-    // Planar two-fold ambiguity: also refine the mirrored tilt; keep the clearly better fit, and
-    // between two fits of equal quality the more upright gate (the gravity prior: gates stand).
+    pose = this.resolveAmbiguity(M, I, n, pose);
+    if (!this.fillFromPose(s, poolIdx, pose)) return false;
+    // confidence: fit quality × hole proportion × calibrated-square consistency
+    const qFit = Math.exp(-((pose.rmsPx / 2) ** 2));
+    const fracExp = this.mono ? 0.75 : (hIn / hOut) ** 2;
+    // (a component cut by the image border has lost part of its ring: its hole fraction says nothing)
+    const qHole = s.touchesBorder ? 1 : Math.exp(-(((holeFrac - fracExp) / 0.25) ** 2));
+    const qOrtho = n === 4 ? Math.exp(-((pose.orthoDefect / 0.35) ** 2)) : 1;
+    const qBoth = (outerOk && innerOk && outerUsed >= 2) || (outerOk && !innerOk && this.mono) ? 1 : 0.85;
+    s.confidence = Math.max(0.3, Math.min(1, (this.mono ? 0.85 : 1) * qBoth * (0.35 + 0.65 * qFit * qHole * qOrtho)));
+    return true;
+  }
+
+  /**
+   * Planar two-fold ambiguity: also refine the mirrored tilt (same points and line observations);
+   * keep the clearly better fit, and between two fits of equal quality the more upright gate (the
+   * gravity prior: gates stand). Sets this.ambiguous.
+   */
+  private resolveAmbiguity(M: Float64Array, I: Float64Array, n: number, pose: PlanarPose): PlanarPose {
     const alt = this.poseAlt;
     let ambiguous = false;
     if (this.pnp.alternative(M, I, n, this.K, pose, alt)) {
@@ -1143,6 +1243,18 @@ export class GateDetector {
         if (this.uprightness(alt) > this.uprightness(pose)) pose = alt;
       }
     }
+    this.ambiguous = ambiguous;
+    return pose;
+  }
+
+  /**
+   * Fill the sighting from a face-plane pose: centre (mid-plane), normal, up, ray, corners of the
+   * outer square if it is fully in the image, else of the opening (which may then extend past the
+   * image border), angular size. False when the gate would be behind / at the camera.
+   */
+  private fillFromPose(s: GateSighting, poolIdx: number, pose: PlanarPose): boolean {
+    const g = this.p.gate;
+    const sgnX = SGN_X, sgnY = SGN_Y;
     const R = pose.R, t = pose.t;
     const d = g.depthM / 2;
     // gate centre on the mid-plane: d behind the face (model +Z points away from the camera)
@@ -1159,7 +1271,7 @@ export class GateDetector {
     const up = this.poolUp[poolIdx]!;
     up[0] = -R[1]!; up[1] = -R[4]!; up[2] = -R[7]!;
     s.upCam = up;
-    s.poseAmbiguous = ambiguous;
+    s.poseAmbiguous = this.ambiguous;
     s.reprojPx = pose.rmsPx;
     const u = this.fx * (pc[0] / pc[2]) + this.cx, v = this.fy * (pc[1] / pc[2]) + this.cy;
     s.centerPx[0] = u; s.centerPx[1] = v;
@@ -1194,15 +1306,318 @@ export class GateDetector {
     s.cornersKind = kind;
     s.sizeN = Math.sqrt(areaN);
     s.angularSizeRad = 2 * Math.atan(s.sizeN / 2);
-    // confidence: fit quality × hole proportion × calibrated-square consistency
-    const qFit = Math.exp(-((pose.rmsPx / 2) ** 2));
-    const fracExp = this.mono ? 0.75 : (hIn / hOut) ** 2;
-    // (a component cut by the image border has lost part of its ring: its hole fraction says nothing)
-    const qHole = s.touchesBorder ? 1 : Math.exp(-(((holeFrac - fracExp) / 0.25) ** 2));
-    const qOrtho = n === 4 ? Math.exp(-((pose.orthoDefect / 0.35) ** 2)) : 1;
-    const qBoth = (outerOk && innerOk && outerUsed >= 2) || (outerOk && !innerOk && this.mono) ? 1 : 0.85;
-    s.confidence = Math.max(0.3, Math.min(1, (this.mono ? 0.85 : 1) * qBoth * (0.35 + 0.65 * qFit * qHole * qOrtho)));
     return true;
+  }
+
+  // ------------------------------------------------------------------ partial rings (border-cut)
+
+  /**
+   * A large orange component cut by the image border with no enclosed opening (a gate so close, or
+   * so rolled, that part of its ring is outside the image): find the straight edges of its contour,
+   * tell the orange → dark-band edges of the opening (inner: all dark beyond) from the orange →
+   * checker edges of the outer frame (dark and white beyond), label each by side from its direction
+   * in the de-rotated image (the inner edge's normal points to the gate centre, the outer edge's
+   * away), and solve the pose from the edge lines (corners may lie outside the image). Fills s as a
+   * ring; false = leave it a blob.
+   */
+  private partialRing(c: number, s: GateSighting, poolIdx: number): boolean {
+    const f = this.p.downsample, wd = this.wd, hd = this.hd, g = this.p.gate;
+    const y0 = this.compY0[c]!, y1 = this.compY1[c]!;
+    // 1. mark the component on the sub-sampled grid (stamped: no clearing)
+    if (this.markStamp >= 0x3fffffff) { this.mark.fill(0); this.markStamp = 0; }
+    const st = ++this.markStamp;
+    const mark = this.mark, rs = this.rowRunStart, X0 = this.runX0, X1 = this.runX1, comp = this.runComp;
+    let sx = -1;
+    for (let j = y0; j <= y1; j++) {
+      for (let r = rs[j]!, e = rs[j + 1]!; r < e; r++) {
+        if (comp[r] !== c) continue;
+        if (sx < 0) sx = X0[r]!;
+        for (let i = X0[r]!, o = j * wd; i <= X1[r]!; i++) mark[o + i] = st;
+      }
+    }
+    if (sx < 0) return false;
+    // 2. outer contour (clockwise; the component is on the right of the direction of travel)
+    const nc = this.traceContour(sx, y0, st);
+    if (nc < 24) return false;
+    // 3. chains of non-border contour points → straight pieces (Douglas–Peucker) → edge lines
+    this.segHave.fill(0);
+    const CX = this.ctrX, CY = this.ctrY;
+    const onB = (i: number): boolean => CX[i] === 0 || CY[i] === 0 || CX[i] === wd - 1 || CY[i] === hd - 1;
+    let ib = -1;
+    for (let i = 0; i < nc; i++) if (onB(i)) { ib = i; break; }
+    if (ib < 0) return false;
+    const LX = this.chX, LY = this.chY;
+    let len = 0;
+    for (let t = 1; t <= nc; t++) {
+      const i = (ib + t) % nc;
+      const border = onB(i);
+      if (!border) { LX[len] = CX[i]!; LY[len] = CY[i]!; len++; }
+      if ((border || t === nc) && len > 0) {
+        this.chainSegments(len);
+        len = 0;
+      }
+    }
+    // 4. pose from the labelled lines
+    const hIn = g.innerM / 2 + g.innerBandM, hOut = g.outerM / 2 - g.checkerBandM;
+    const have = this.segHave;
+    let nIn = 0, nOut = 0;
+    for (let k = 0; k < 4; k++) { nIn += have[k]!; nOut += have[4 + k]!; }
+    // at least 8 scalar observations (two to spare for 6 DoF), or three sides of the opening
+    if (nIn + nOut < 4 && nIn < 3) return false;
+    const Q = this.quadTmp;
+    let hQ = hIn;
+    if (!this.cornersFromLines(0, 4, hIn, hOut, Q)) {
+      if (!this.cornersFromLines(4, 0, hOut, hIn, Q)) return false;
+      hQ = hOut;
+    }
+    const M = this.modelPts, I = this.imagePts;
+    for (let k = 0; k < 4; k++) {
+      M[2 * k] = SGN_X[k]! * hQ; M[2 * k + 1] = SGN_Y[k]! * hQ;
+      I[2 * k] = Q[2 * k]!; I[2 * k + 1] = Q[2 * k + 1]!;
+    }
+    let pose = this.pose;
+    this.pnp.setLines(this.lineModel, this.lineEq, 0);
+    if (!this.pnp.solve(M, I, 4, this.K, pose)) return false;
+    // refine on the edge lines alone (two passes: model corners, then the model points seen at the
+    // ends of each observed edge segment)
+    for (let pass = 0; pass < 2; pass++) {
+      const m = this.edgeLineObs(pass === 0 ? null : pose, hIn, hOut);
+      this.pnp.setLines(this.lineModel, this.lineEq, m);
+      if (!this.pnp.refine(M, I, 0, this.K, pose)) return false;
+    }
+    if (!(pose.rmsPx <= 2)) return false;
+    pose = this.resolveAmbiguity(M, I, 0, pose);
+    // gates stand: a pose far from upright means mislabelled edges (or a wrong attitude estimate)
+    if (!(this.uprightness(pose) >= 0.8)) return false;
+    if (!this.fillFromPose(s, poolIdx, pose)) return false;
+    const range = hyp3(s.posCamM![0], s.posCamM![1], s.posCamM![2]);
+    if (!(range > 0.3 && range < 12)) return false;
+    // a pose from edges only: fewer lines, more trust in each
+    const nl = nIn + nOut;
+    const qFit = Math.exp(-((pose.rmsPx / 1.5) ** 2));
+    s.confidence = Math.max(0.3, Math.min(0.85, (0.35 + 0.5 * qFit) * (nIn >= 3 ? 1 : 0.85) * (nl >= 4 ? 1 : 0.9)));
+    return true;
+  }
+
+  /**
+   * Moore-neighbour trace of the outer contour of the marked region from its top-left pixel
+   * (x0, y0) into ctrX/ctrY; returns the point count (−1 when it exceeds the buffer).
+   */
+  private traceContour(x0: number, y0: number, st: number): number {
+    const X = this.ctrX, Y = this.ctrY, cap = X.length, mark = this.mark, wd = this.wd, hd = this.hd;
+    let x = x0, y = y0, k = 6; // "arrived moving north": the backtrack pixel is west
+    let n = 0, first = -1;
+    X[n] = x; Y[n] = y; n++;
+    for (;;) {
+      const start = k & 1 ? (k + 5) & 7 : (k + 6) & 7;
+      let found = -1;
+      for (let i = 0; i < 8; i++) {
+        const d = (start + i) & 7;
+        const nx = x + DX8[d]!, ny = y + DY8[d]!;
+        if (nx >= 0 && ny >= 0 && nx < wd && ny < hd && mark[ny * wd + nx] === st) { found = d; break; }
+      }
+      if (found < 0) return n;
+      if (x === x0 && y === y0) {
+        if (first < 0) first = found;
+        else if (found === first) return n - 1;
+      }
+      x += DX8[found]!; y += DY8[found]!; k = found;
+      if (n >= cap) return -1;
+      X[n] = x; Y[n] = y; n++;
+    }
+  }
+
+  /** Douglas–Peucker on the open chain chX/chY[0..len); each long piece → processEdge. */
+  private chainSegments(len: number): void {
+    const minLen = Math.max(8, 40 / this.p.downsample); // sub-sampled px
+    if (len < minLen) return;
+    const LX = this.chX, LY = this.chY, keep = this.dpKeep, stk = this.dpStack;
+    for (let i = 0; i < len; i++) keep[i] = 0;
+    keep[0] = 1; keep[len - 1] = 1;
+    let top = 0;
+    stk[top++] = 0; stk[top++] = len - 1;
+    const eps = 1.5;
+    while (top > 0) {
+      const b = stk[--top]!, a = stk[--top]!;
+      if (b - a < 2) continue;
+      const ax = LX[a]!, ay = LY[a]!, dx = LX[b]! - ax, dy = LY[b]! - ay;
+      const l = hyp2(dx, dy);
+      let best = -1, bi = -1;
+      for (let i = a + 1; i < b; i++) {
+        const d = l > 1e-9 ? Math.abs(dx * (LY[i]! - ay) - dy * (LX[i]! - ax)) / l : hyp2(LX[i]! - ax, LY[i]! - ay);
+        if (d > best) { best = d; bi = i; }
+      }
+      if (best > eps && top + 4 <= stk.length) {
+        keep[bi] = 1;
+        stk[top++] = a; stk[top++] = bi;
+        stk[top++] = bi; stk[top++] = b;
+      }
+    }
+    let prev = 0;
+    for (let i = 1; i < len; i++) {
+      if (!keep[i]) continue;
+      if (hyp2(LX[i]! - LX[prev]!, LY[i]! - LY[prev]!) >= minLen) this.processEdge(prev, i);
+      prev = i;
+    }
+  }
+
+  /**
+   * One straight piece of the contour (chain points a..b): sub-pixel line, what lies beyond it
+   * (inner band / checker / other), its side label; kept in segN/segC/segEnd[slot] when it is the
+   * longest of its label (slots 0–3 inner top, right, bottom, left; 4–7 the same outer).
+   */
+  private processEdge(a: number, b: number): void {
+    const f = this.p.downsample;
+    const ax = this.chX[a]! * f, ay = this.chY[a]! * f, bx = this.chX[b]! * f, by = this.chY[b]! * f;
+    const dx = bx - ax, dy = by - ay, l = hyp2(dx, dy);
+    // outward normal: the component is on the right of the direction of travel (y down)
+    const onx = dy / l, ony = -dx / l;
+    const n = this.scanEdge(ax, ay, bx, by, onx, ony, this.p.refineSamplesPerSide, 0.08, 0.92, this.p.refineSearchPx + f, true);
+    const scans = this.p.refineSamplesPerSide;
+    if (n < scans * 0.6) return;
+    const dark = this.scanDark / n, white = this.scanWhite / n;
+    let inner: boolean;
+    if (dark >= 0.85 && white <= 0.05) inner = true;
+    else if (dark >= 0.15 && white >= 0.15) inner = false;
+    else return;
+    if (!this.fitLine(n, 0) || this.lineRms[0]! > 1) return;
+    let nx = this.lineN[0]!, ny = this.lineN[1]!, c = this.lineC[0]!;
+    if (nx * onx + ny * ony < 0) { nx = -nx; ny = -ny; c = -c; }
+    // side from the normal in the de-rotated frame (up/right at the edge's midpoint)
+    this.upAt((ax + bx) / 2, (ay + by) / 2);
+    const nu = nx * this.upX + ny * this.upY, nr = nx * -this.upY + ny * this.upX;
+    // outer: normal away from the centre — up → top (0), right → right (1), down → bottom (2), left → left (3)
+    let side = Math.abs(nu) >= Math.abs(nr) ? (nu > 0 ? 0 : 2) : nr > 0 ? 1 : 3;
+    if (inner) side = (side + 2) & 3; // inner: the normal points to the centre
+    const slot = inner ? side : 4 + side;
+    // extent of the observed edge along the line (for the line observations)
+    const tx = -ny, ty = nx;
+    let lo = Infinity, hi = -Infinity;
+    const ex = this.ex, ey = this.ey;
+    for (let i = 0; i < n; i++) {
+      const p = ex[i]! * tx + ey[i]! * ty;
+      if (p < lo) lo = p;
+      if (p > hi) hi = p;
+    }
+    const seen = hi - lo;
+    if (this.segHave[slot] && seen <= this.segLen[slot]!) return;
+    this.segHave[slot] = 1;
+    this.segLen[slot] = seen;
+    this.segN[2 * slot] = nx; this.segN[2 * slot + 1] = ny; this.segC[slot] = c;
+    const E = this.segEnd;
+    E[4 * slot] = nx * c + tx * lo; E[4 * slot + 1] = ny * c + ty * lo;
+    E[4 * slot + 2] = nx * c + tx * hi; E[4 * slot + 3] = ny * c + ty * hi;
+  }
+
+  /** Intersection of the lines in slots a and b → out[2k], out[2k + 1]; false when near-parallel. */
+  private meet(a: number, b: number, out: Float64Array, k: number): boolean {
+    const N = this.segN, C = this.segC;
+    const n1x = N[2 * a]!, n1y = N[2 * a + 1]!, n2x = N[2 * b]!, n2y = N[2 * b + 1]!;
+    const det = n1x * n2y - n1y * n2x;
+    if (Math.abs(det) < 0.1) return false;
+    out[2 * k] = (C[a]! * n2y - C[b]! * n1y) / det;
+    out[2 * k + 1] = (n1x * C[b]! - n2x * C[a]!) / det;
+    return true;
+  }
+
+  /** Unit vector along the line in slot s, pointing from point (px, py) toward the middle of its observed segment. */
+  private toward(s: number, px: number, py: number): void {
+    const E = this.segEnd, N = this.segN;
+    let tx = -N[2 * s + 1]!, ty = N[2 * s]!;
+    const mx = 0.5 * (E[4 * s]! + E[4 * s + 2]!), my = 0.5 * (E[4 * s + 1]! + E[4 * s + 3]!);
+    if (tx * (mx - px) + ty * (my - py) < 0) { tx = -tx; ty = -ty; }
+    this.tdx = tx; this.tdy = ty;
+  }
+
+  /**
+   * Approximate image corners (TL, TR, BR, BL) of the square of half-size h whose side lines are in
+   * slots base..base+3, from 4 sides (intersections), 3 (the missing two corners continued along
+   * the known sides by the opposite side's length) or 2 adjacent ones (side length from the spacing
+   * to the parallel line of the other square, slots other..other+3, half-size hOther). → out.
+   */
+  private cornersFromLines(base: number, other: number, h: number, hOther: number, out: Float64Array): boolean {
+    const have = this.segHave;
+    let cnt = 0, miss = -1;
+    for (let k = 0; k < 4; k++) { if (have[base + k]) cnt++; else miss = k; }
+    if (cnt === 4) {
+      for (let k = 0; k < 4; k++) if (!this.meet(base + ((k + 3) & 3), base + k, out, k)) return false;
+      return true;
+    }
+    if (cnt === 3) {
+      const m = miss;
+      const c2 = (m + 2) & 3, c3 = (m + 3) & 3, c1 = (m + 1) & 3;
+      // corner k = side (k − 1) ∩ side k
+      if (!this.meet(base + ((c2 + 3) & 3), base + c2, out, c2) || !this.meet(base + ((c3 + 3) & 3), base + c3, out, c3)) return false;
+      const L = hyp2(out[2 * c2]! - out[2 * c3]!, out[2 * c2 + 1]! - out[2 * c3 + 1]!);
+      this.toward(base + c1, out[2 * c2]!, out[2 * c2 + 1]!); // side c1 joins corners c1 and c2
+      out[2 * c1] = out[2 * c2]! + L * this.tdx; out[2 * c1 + 1] = out[2 * c2 + 1]! + L * this.tdy;
+      this.toward(base + c3, out[2 * c3]!, out[2 * c3 + 1]!); // side c3 joins corners c3 and m
+      out[2 * m] = out[2 * c3]! + L * this.tdx; out[2 * m + 1] = out[2 * c3 + 1]! + L * this.tdy;
+      return true;
+    }
+    if (cnt !== 2) return false;
+    let a = -1;
+    for (let k = 0; k < 4; k++) if (have[base + k] && have[base + ((k + 1) & 3)]) a = k;
+    if (a < 0) return false; // two opposite sides: no corner
+    const b = (a + 1) & 3; // corner b = side a ∩ side b
+    if (!this.meet(base + a, base + b, out, b)) return false;
+    // side length from the band between this square's side and the other square's parallel side
+    const E = this.segEnd, N = this.segN, C = this.segC;
+    let sp = 0, ns = 0;
+    for (const sd of [a, b]) {
+      if (!have[other + sd]) continue;
+      const mx = 0.5 * (E[4 * (base + sd)]! + E[4 * (base + sd) + 2]!), my = 0.5 * (E[4 * (base + sd) + 1]! + E[4 * (base + sd) + 3]!);
+      sp += Math.abs(N[2 * (other + sd)]! * mx + N[2 * (other + sd) + 1]! * my - C[other + sd]!);
+      ns++;
+    }
+    if (ns === 0) return false;
+    const L = ((sp / ns) * 2 * h) / Math.abs(hOther - h);
+    const cx = out[2 * b]!, cy = out[2 * b + 1]!;
+    this.toward(base + a, cx, cy); // side a joins corners a and b
+    out[2 * a] = cx + L * this.tdx; out[2 * a + 1] = cy + L * this.tdy;
+    const c2 = (b + 1) & 3;
+    this.toward(base + b, cx, cy); // side b joins corners b and b + 1
+    out[2 * c2] = cx + L * this.tdx; out[2 * c2 + 1] = cy + L * this.tdy;
+    const c3 = (b + 2) & 3;
+    out[2 * c3] = out[2 * a]! + out[2 * c2]! - cx; out[2 * c3 + 1] = out[2 * a + 1]! + out[2 * c2 + 1]! - cy;
+    return true;
+  }
+
+  /**
+   * Line observations from the labelled edges into lineModel/lineEq: two model points per edge on
+   * the model side line — its corners (pose null), else the model points seen at the two ends of
+   * the observed segment (back-projected through `pose` onto the face plane). Returns the count.
+   */
+  private edgeLineObs(pose: PlanarPose | null, hIn: number, hOut: number): number {
+    const LM = this.lineModel, LE = this.lineEq, E = this.segEnd;
+    let m = 0;
+    for (let slot = 0; slot < 8; slot++) {
+      if (!this.segHave[slot]) continue;
+      const side = slot & 3, h = slot < 4 ? hIn : hOut;
+      for (let e = 0; e < 2; e++) {
+        let X: number, Y: number;
+        const k = (side + e) & 3; // side s joins corners s and s + 1
+        X = SGN_X[k]! * h; Y = SGN_Y[k]! * h;
+        if (pose) {
+          // back-project the segment end onto the plane Z = 0 of the model
+          const R = pose.R, t = pose.t;
+          const rx = (E[4 * slot + 2 * e]! - this.cx) / this.fx, ry = (E[4 * slot + 2 * e + 1]! - this.cy) / this.fy;
+          const nz = R[2]! * rx + R[5]! * ry + R[8]!;
+          const lam = (R[2]! * t[0]! + R[5]! * t[1]! + R[8]! * t[2]!) / nz;
+          if (Math.abs(nz) > 1e-9 && lam > 0) {
+            const px = lam * rx - t[0]!, py = lam * ry - t[1]!, pz = lam - t[2]!;
+            const mx = R[0]! * px + R[3]! * py + R[6]! * pz, my = R[1]! * px + R[4]! * py + R[7]! * pz;
+            // onto the model side line, within the side
+            if (side === 0 || side === 2) X = Math.max(-h, Math.min(h, mx));
+            else Y = Math.max(-h, Math.min(h, my));
+          }
+        }
+        LM[2 * m] = X; LM[2 * m + 1] = Y;
+        LE[3 * m] = this.segN[2 * slot]!; LE[3 * m + 1] = this.segN[2 * slot + 1]!; LE[3 * m + 2] = this.segC[slot]!;
+        m++;
+      }
+    }
+    return m;
   }
 
   /** cos of the angle between the gate's up axis (model −Y) and the world up, both in the camera frame. */
