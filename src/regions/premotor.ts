@@ -82,8 +82,12 @@ export class GatePathFollower {
       const f = g.forwardEnu, c = g.centerEnuM;
       const lim = g.maxSpeedMS ?? Infinity;
       const entry: Vec3 = [c[0] - f[0] * e, c[1] - f[1] * e, c[2] - f[2] * e];
-      // already on the approach axis (past the entry point): fly straight at the centre
-      const pastEntry = k === 0 && dot(sub(startEnuM, entry), f) > 0;
+      // already on the approach axis (past the entry point and close to the axis): fly straight at
+      // the centre; beside the gate, the entry point still has to be reached first
+      const rel = sub(startEnuM, c);
+      const along = dot(rel, f);
+      const lateral = norm([rel[0] - f[0] * along, rel[1] - f[1] * along, rel[2] - f[2] * along]);
+      const pastEntry = k === 0 && along > -e && lateral < 0.25 * e;
       if (!pastEntry) {
         pts.push(entry);
         limits.push(lim);
