@@ -8,7 +8,7 @@
  */
 import { camToBody, bodyToCam } from './math/camera.js';
 import { quatIntegrate, quatRotate, quatRotateInv, quatToEuler, type Quat } from './math/quat.js';
-import { dot, norm, type Vec3 } from './math/vec3.js';
+import { dot, norm, wrapPi, type Vec3 } from './math/vec3.js';
 import type { Controller } from './tracts/controller.js';
 import type { CameraFrame, CtbrCommand, ImuSample } from './tracts/io.js';
 import { Vestibular } from './regions/vestibular.js';
@@ -121,6 +121,8 @@ export class Pipeline implements Controller {
   /** Discovery search: hold this height and turn at this rate until a gate is seen. */
   private readonly searchHeightM = 1.5;
   private readonly searchYawRateRadS = 1.2;
+  /** Fraction of a sighting's heading error corrected per sighting (~30 sightings/s). */
+  private readonly yawGain = 0.004;
 
   constructor(readonly cfg: PipelineConfig) {
     this.vestibular = new Vestibular({ initialYawRad: cfg.start.yawRad });
@@ -179,8 +181,25 @@ export class Pipeline implements Controller {
       const cosView = s.normalCam ? Math.abs(dot(s.normalCam, s.rayCam)) : 0.5;
       const sigmaScale = (1 / Math.max(0.3, cosView)) * (1 + s.reprojPx);
       const h = this.hippocampus.step({ kind: 'sighting', stampS: f.stampS, relEnuM, normalEnu, rangeM, sigmaScale });
-      if (h.associated >= 0) this.replan = true;
+      if (h.associated >= 0) {
+        this.replan = true;
+        // heading: a clean, near, face-on view of a gate whose heading the map knows reveals the
+        // gyro's heading drift (map headings are off by a few degrees each, so the gain averages
+        // over several gates)
+        if (normalEnu && rangeM < 10 && cosView > 0.5 && s.reprojPx < 1) {
+          const ref = this.refYaw(h.associated);
+          const obs = Math.atan2(-normalEnu[1], -normalEnu[0]);
+          let d = wrapPi(obs - ref);
+          if (Math.abs(d) > Math.PI / 2) d = wrapPi(d + Math.PI);
+          if (Math.abs(d) < 0.3) this.vestibular.correctYaw(-this.yawGain * d);
+        }
+      }
     }
+  }
+
+  /** The heading reference of a gate: the organisers' map when there is one, else what we wrote. */
+  private refYaw(k: number): number {
+    return this.cfg.prior?.[k]?.yawRad ?? this.hippocampus.gates[k]!.yawRad;
   }
 
   /** Top-down: where the target gate should appear in this camera (from the map and the pose). */

@@ -325,15 +325,26 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
         if (exp!.distanceM !== undefined && Number.isFinite(exp!.distanceM) && exp!.distanceM > 0) expDist = exp!.distanceM;
       } else expOk = false; // expected behind the image plane: nothing to bias in view
     }
+    const er = exp?.rayCam;
     for (let i = 0; i < n; i++) {
       const s = S[i]!;
       const sizeF = s.angularSizeRad / (s.angularSizeRad + F.sizeHalfRad);
       let amp = F.bottomUpGain * s.confidence * s.confidence * sizeF;
-      if (expOk && !Number.isNaN(expDist) && s.posCamM) {
-        const l = Math.log(hyp3(s.posCamM[0], s.posCamM[1], s.posCamM[2]) / expDist) / F.distanceSigmaLog;
-        amp += 0.5 * F.topDownGain * s.confidence * Math.exp(-0.5 * l * l);
+      if (expOk && s.posCamM) {
+        // a posed sighting that matches the expectation in bearing (and distance, when given) gets a
+        // top-down boost of its own: a near gate cut by the image border has its centre at or past
+        // the border, where the expectation bump (and its own) is clipped by the field's edge
+        const r = s.rayCam, rn = hyp3(er![0], er![1], er![2]);
+        const c = (r[0] * er![0] + r[1] * er![1] + r[2] * er![2]) / rn;
+        const a = Math.acos(Math.max(-1, Math.min(1, c))) / Math.max(expSigma, F.minSigmaRad);
+        let match = Math.exp(-0.5 * a * a);
+        if (!Number.isNaN(expDist)) {
+          const l = Math.log(hyp3(s.posCamM[0], s.posCamM[1], s.posCamM[2]) / expDist) / F.distanceSigmaLog;
+          match = 0.5 * (match + Math.exp(-0.5 * l * l));
+        }
+        amp += F.topDownGain * s.confidence * match;
       }
-      field.addBump(s.centerPx[0] * sx - 0.5, s.centerPx[1] * sy - 0.5, 1, 1, amp);
+      field.addBump(this.fieldX(s, W, sx), this.fieldY(s, H, sy), 1, 1, amp);
     }
     if (expOk) {
       const sig = expSigma * K.fx;
@@ -344,7 +355,7 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
     let best = F.readoutMin;
     for (let i = 0; i < n; i++) {
       const s = S[i]!;
-      const v = field.sample(s.centerPx[0] * sx - 0.5, s.centerPx[1] * sy - 0.5);
+      const v = field.sample(this.fieldX(s, W, sx), this.fieldY(s, H, sy));
       if (v > best) { best = v; target = s; }
     }
     o.target = target;
@@ -418,6 +429,17 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
       o.looming.ttcS = null;
     }
     return o;
+  }
+
+  /** Field column of a sighting: its centre, held inside the image (a border-cut gate's centre can lie past it). */
+  private fieldX(s: GateSighting, W: number, sx: number): number {
+    const u = s.centerPx[0];
+    return (u < 0 ? 0 : u > W - 1 ? W - 1 : u) * sx - 0.5;
+  }
+
+  private fieldY(s: GateSighting, H: number, sy: number): number {
+    const v = s.centerPx[1];
+    return (v < 0 ? 0 : v > H - 1 ? H - 1 : v) * sy - 0.5;
   }
 }
 

@@ -151,6 +151,20 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
     return err;
   }
 
+  /**
+   * Vision correction of heading: rotate the attitude estimate about world up by `deltaRad` (the
+   * heading error a gate's plane normal revealed, times a small gain). The gyro's residual z bias
+   * otherwise turns the whole world by ~5° over a 30 s race.
+   */
+  correctYaw(deltaRad: number): void {
+    if (!this.calibrated || !Number.isFinite(deltaRad) || deltaRad === 0) return;
+    this.quat = quatNormalize(quatMul(quatFromAxisAngle([0, 0, 1], deltaRad), this.quat));
+    this.yawCorrections++;
+  }
+
+  /** Vision heading corrections applied so far. */
+  yawCorrections = 0;
+
   /** Vision tilt corrections applied so far. */
   tiltCorrections = 0;
 

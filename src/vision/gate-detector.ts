@@ -40,7 +40,7 @@
  */
 import type { Vec3 } from '../math/vec3.js';
 import type { CameraFrame } from '../tracts/io.js';
-import { PlanarPnP, hyp2, hyp3, newPlanarPose, type PinholeK, type PlanarPose } from './pnp.js';
+import { PlanarPnP, hyp2, hyp3, newPlanarPose, solveLinearInPlace, type PinholeK, type PlanarPose } from './pnp.js';
 
 export interface GateGeometry {
   /** Inner opening side, m. */
@@ -299,6 +299,12 @@ export class GateDetector {
   private readonly segEnd = new Float64Array(32);
   private readonly segHave = new Uint8Array(8);
   private tdx = 0;
+  private readonly A3 = new Float64Array(9);
+  /** Edge-line planes through the camera (unit normals) by slot, and the yaw-scan axes (e1, e2, down). */
+  private readonly planeN = new Float64Array(24);
+  private readonly yawAx = new Float64Array(9);
+  private lastCost = 0;
+  private readonly b3 = new Float64Array(3);
   private tdy = 0;
   private scanDark = 0;
   private scanWhite = 0;
@@ -1220,7 +1226,8 @@ export class GateDetector {
     const fracExp = this.mono ? 0.75 : (hIn / hOut) ** 2;
     // (a component cut by the image border has lost part of its ring: its hole fraction says nothing)
     const qHole = s.touchesBorder ? 1 : Math.exp(-(((holeFrac - fracExp) / 0.25) ** 2));
-    const qOrtho = n === 4 ? Math.exp(-((pose.orthoDefect / 0.35) ** 2)) : 1;
+    // (four points alone: is their homography a calibrated square view? — unless the outer sides confirmed it)
+    const qOrtho = n === 4 && outerUsed < 2 ? Math.exp(-((pose.orthoDefect / 0.35) ** 2)) : 1;
     const qBoth = (outerOk && innerOk && outerUsed >= 2) || (outerOk && !innerOk && this.mono) ? 1 : 0.85;
     s.confidence = Math.max(0.3, Math.min(1, (this.mono ? 0.85 : 1) * qBoth * (0.35 + 0.65 * qFit * qHole * qOrtho)));
     return true;
@@ -1364,20 +1371,24 @@ export class GateDetector {
     for (let k = 0; k < 4; k++) { nIn += have[k]!; nOut += have[4 + k]!; }
     // at least 8 scalar observations (two to spare for 6 DoF), or three sides of the opening
     if (nIn + nOut < 4 && nIn < 3) return false;
-    const Q = this.quadTmp;
-    let hQ = hIn;
-    if (!this.cornersFromLines(0, 4, hIn, hOut, Q)) {
-      if (!this.cornersFromLines(4, 0, hOut, hIn, Q)) return false;
-      hQ = hOut;
-    }
     const M = this.modelPts, I = this.imagePts;
-    for (let k = 0; k < 4; k++) {
-      M[2 * k] = SGN_X[k]! * hQ; M[2 * k + 1] = SGN_Y[k]! * hQ;
-      I[2 * k] = Q[2 * k]!; I[2 * k + 1] = Q[2 * k + 1]!;
-    }
     let pose = this.pose;
     this.pnp.setLines(this.lineModel, this.lineEq, 0);
-    if (!this.pnp.solve(M, I, 4, this.K, pose)) return false;
+    const area = this.compArea[c]!;
+    if (!this.poseFromLines(pose, hIn, hOut, (this.compSumX[c]! / area) * f, (this.compSumY[c]! / area) * f)) {
+      // no horizontal edge: approximate corners from the lines, then the homography
+      const Q = this.quadTmp;
+      let hQ = hIn;
+      if (!this.cornersFromLines(0, 4, hIn, hOut, Q)) {
+        if (!this.cornersFromLines(4, 0, hOut, hIn, Q)) return false;
+        hQ = hOut;
+      }
+      for (let k = 0; k < 4; k++) {
+        M[2 * k] = SGN_X[k]! * hQ; M[2 * k + 1] = SGN_Y[k]! * hQ;
+        I[2 * k] = Q[2 * k]!; I[2 * k + 1] = Q[2 * k + 1]!;
+      }
+      if (!this.pnp.solve(M, I, 4, this.K, pose)) return false;
+    }
     // refine on the edge lines alone (two passes: model corners, then the model points seen at the
     // ends of each observed edge segment)
     for (let pass = 0; pass < 2; pass++) {
@@ -1429,7 +1440,7 @@ export class GateDetector {
 
   /** Douglas–Peucker on the open chain chX/chY[0..len); each long piece → processEdge. */
   private chainSegments(len: number): void {
-    const minLen = Math.max(8, 40 / this.p.downsample); // sub-sampled px
+    const minLen = Math.max(6, 24 / this.p.downsample); // sub-sampled px
     if (len < minLen) return;
     const LX = this.chX, LY = this.chY, keep = this.dpKeep, stk = this.dpStack;
     for (let i = 0; i < len; i++) keep[i] = 0;
@@ -1483,11 +1494,15 @@ export class GateDetector {
     if (!this.fitLine(n, 0) || this.lineRms[0]! > 1) return;
     let nx = this.lineN[0]!, ny = this.lineN[1]!, c = this.lineC[0]!;
     if (nx * onx + ny * ony < 0) { nx = -nx; ny = -ny; c = -c; }
-    // side from the normal in the de-rotated frame (up/right at the edge's midpoint)
+    // Side: the gate's vertical edges are world-vertical, so their image direction is the local
+    // image "up" of the attitude estimate whatever the gate's yaw and the perspective (horizontal
+    // edges tilt with both); an edge within 20° of it is a left/right side, any other top/bottom.
+    // Then the normal's sign: outer edges face away from the centre, inner edges toward it.
     this.upAt((ax + bx) / 2, (ay + by) / 2);
     const nu = nx * this.upX + ny * this.upY, nr = nx * -this.upY + ny * this.upX;
+    const vertical = Math.abs(nr) >= 0.94; // |direction · up| = |normal · right|
     // outer: normal away from the centre — up → top (0), right → right (1), down → bottom (2), left → left (3)
-    let side = Math.abs(nu) >= Math.abs(nr) ? (nu > 0 ? 0 : 2) : nr > 0 ? 1 : 3;
+    let side = vertical ? (nr > 0 ? 1 : 3) : nu > 0 ? 0 : 2;
     if (inner) side = (side + 2) & 3; // inner: the normal points to the centre
     const slot = inner ? side : 4 + side;
     // extent of the observed edge along the line (for the line observations)
@@ -1507,6 +1522,105 @@ export class GateDetector {
     const E = this.segEnd;
     E[4 * slot] = nx * c + tx * lo; E[4 * slot + 1] = ny * c + ty * lo;
     E[4 * slot + 2] = nx * c + tx * hi; E[4 * slot + 3] = ny * c + ty * hi;
+  }
+
+  /**
+   * Initial pose from the labelled edge lines and the attitude. Gates stand, so the gate's vertical
+   * axis is world down (model +Y) and only its yaw about it is unknown: for each yaw on a grid over
+   * ±80° (facing the camera), the position solves in least squares "both model corners of each seen
+   * side lie in the plane through the camera and that side's image line" (distances in metres); the
+   * yaw with the smallest residual (parabola through its grid neighbours) wins. (cu, cv): a pixel of
+   * the gate (yaw 0 = the gate squarely facing it). False when the lines do not fix the position.
+   */
+  private poseFromLines(pose: PlanarPose, hIn: number, hOut: number, cu: number, cv: number): boolean {
+    const fx = this.fx, fy = this.fy, cx = this.cx, cy = this.cy;
+    const N = this.segN, C = this.segC, have = this.segHave, mn = this.planeN;
+    let rows = 0;
+    for (let slot = 0; slot < 8; slot++) {
+      if (!have[slot]) continue;
+      const mx = N[2 * slot]! * fx, my = N[2 * slot + 1]! * fy, mz = N[2 * slot]! * cx + N[2 * slot + 1]! * cy - C[slot]!;
+      const ml = hyp3(mx, my, mz);
+      mn[3 * slot] = mx / ml; mn[3 * slot + 1] = my / ml; mn[3 * slot + 2] = mz / ml;
+      rows += 2;
+    }
+    if (rows < 6) return false;
+    const dvx = -this.upCamX, dvy = -this.upCamY, dvz = -this.upCamZ;
+    // e1: image-right at the gate (ray × up, made ⟂ down); e2 = e1 × down (away from the camera)
+    const rx = (cu - cx) / fx, ry = (cv - cy) / fy;
+    let e1x = ry * -dvz + dvy, e1y = -dvx + rx * dvz, e1z = -rx * dvy + ry * dvx;
+    const dd = e1x * dvx + e1y * dvy + e1z * dvz;
+    e1x -= dd * dvx; e1y -= dd * dvy; e1z -= dd * dvz;
+    const el = hyp3(e1x, e1y, e1z);
+    if (!(el > 1e-9)) return false;
+    e1x /= el; e1y /= el; e1z /= el;
+    const ax = this.yawAx;
+    ax[0] = e1x; ax[1] = e1y; ax[2] = e1z;
+    ax[3] = e1y * dvz - e1z * dvy; ax[4] = e1z * dvx - e1x * dvz; ax[5] = e1x * dvy - e1y * dvx;
+    ax[6] = dvx; ax[7] = dvy; ax[8] = dvz;
+    const steps = 33, lo = -80 * (Math.PI / 180), step = (160 * (Math.PI / 180)) / (steps - 1);
+    let best = Infinity, bk = -1, cPrev = Infinity, cBest = Infinity, cNext = Infinity;
+    for (let k = 0; k < steps; k++) {
+      const cost = this.yawCost(lo + k * step, pose, hIn, hOut);
+      if (cost < best) { best = cost; bk = k; cBest = cost; cPrev = k > 0 ? this.lastCost : Infinity; cNext = Infinity; }
+      else if (k === bk + 1) cNext = cost;
+      this.lastCost = cost;
+    }
+    if (bk < 0) return false;
+    let psi = lo + bk * step;
+    if (Number.isFinite(cPrev) && Number.isFinite(cNext)) {
+      const den = cPrev - 2 * cBest + cNext;
+      if (den > 0) psi += 0.5 * step * Math.max(-1, Math.min(1, (cPrev - cNext) / den));
+    }
+    const cost = this.yawCost(psi, pose, hIn, hOut);
+    return Number.isFinite(cost) && pose.t[2]! > 0.2;
+  }
+
+  /**
+   * Pose for gate yaw psi (axes in yawAx: e1, e2, down): R from the yaw, t by least squares on the
+   * edge-plane constraints of both model corners of each seen side; returns the residual sum of
+   * squares (m²), Infinity when singular or behind the camera. Writes pose.R, pose.t.
+   */
+  private yawCost(psi: number, pose: PlanarPose, hIn: number, hOut: number): number {
+    const ax = this.yawAx, cs = Math.cos(psi), sn = Math.sin(psi);
+    const R = pose.R, t = pose.t;
+    const hx = cs * ax[0]! + sn * ax[3]!, hy = cs * ax[1]! + sn * ax[4]!, hz = cs * ax[2]! + sn * ax[5]!;
+    const dvx = ax[6]!, dvy = ax[7]!, dvz = ax[8]!;
+    R[0] = hx; R[3] = hy; R[6] = hz;
+    R[1] = dvx; R[4] = dvy; R[7] = dvz;
+    R[2] = hy * dvz - hz * dvy; R[5] = hz * dvx - hx * dvz; R[8] = hx * dvy - hy * dvx;
+    const A = this.A3, b = this.b3, mn = this.planeN, have = this.segHave;
+    A.fill(0);
+    b.fill(0);
+    for (let slot = 0; slot < 8; slot++) {
+      if (!have[slot]) continue;
+      const mx = mn[3 * slot]!, my = mn[3 * slot + 1]!, mz = mn[3 * slot + 2]!;
+      const side = slot & 3, h = slot < 4 ? hIn : hOut;
+      for (let e = 0; e < 2; e++) {
+        const k = (side + e) & 3;
+        const X = SGN_X[k]! * h, Y = SGN_Y[k]! * h;
+        const rhs = -(mx * (R[0]! * X + R[1]! * Y) + my * (R[3]! * X + R[4]! * Y) + mz * (R[6]! * X + R[7]! * Y));
+        A[0] = A[0]! + mx * mx; A[1] = A[1]! + mx * my; A[2] = A[2]! + mx * mz;
+        A[4] = A[4]! + my * my; A[5] = A[5]! + my * mz; A[8] = A[8]! + mz * mz;
+        b[0] = b[0]! + mx * rhs; b[1] = b[1]! + my * rhs; b[2] = b[2]! + mz * rhs;
+      }
+    }
+    A[3] = A[1]!; A[6] = A[2]!; A[7] = A[5]!;
+    if (!solveLinearInPlace(A, b, 3)) return Infinity;
+    t[0] = b[0]!; t[1] = b[1]!; t[2] = b[2]!;
+    if (!(t[2]! > 0.2)) return Infinity;
+    let sse = 0;
+    for (let slot = 0; slot < 8; slot++) {
+      if (!have[slot]) continue;
+      const mx = mn[3 * slot]!, my = mn[3 * slot + 1]!, mz = mn[3 * slot + 2]!;
+      const side = slot & 3, h = slot < 4 ? hIn : hOut;
+      for (let e = 0; e < 2; e++) {
+        const k = (side + e) & 3;
+        const X = SGN_X[k]! * h, Y = SGN_Y[k]! * h;
+        const r = mx * (R[0]! * X + R[1]! * Y + t[0]!) + my * (R[3]! * X + R[4]! * Y + t[1]!) + mz * (R[6]! * X + R[7]! * Y + t[2]!);
+        sse += r * r;
+      }
+    }
+    return sse;
   }
 
   /** Intersection of the lines in slots a and b → out[2k], out[2k + 1]; false when near-parallel. */
