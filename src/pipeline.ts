@@ -117,6 +117,8 @@ export class Pipeline implements Controller {
   private readonly planGates: number;
   readonly cerebellum: LatencyForwardModel | null;
   private lastCommandS = NaN;
+  private plannedTarget = -2;
+  private plannedCount = 0;
   private readonly speed: SpeedPolicy;
   /** Discovery search: hold this height and turn at this rate until a gate is seen. */
   private readonly searchHeightM = 1.5;
@@ -238,7 +240,11 @@ export class Pipeline implements Controller {
           forwardEnu: [Math.cos(g.yawRad), Math.sin(g.yawRad), 0],
           maxSpeedMS: speedForSigma(g.sigmaM, this.speed),
         }));
-        this.follower.setPath(h.posEnuM, gates, norm(h.velEnuMS));
+        // a new target starts a new path from here; a corrected estimate only moves the gates
+        if (h.target !== this.plannedTarget || gates.length !== this.plannedCount) this.follower.setPath(h.posEnuM, gates, norm(h.velEnuMS));
+        else this.follower.updateGates(gates);
+        this.plannedTarget = h.target;
+        this.plannedCount = gates.length;
         this.replan = false;
       }
       // the cerebellum's forward model: act on where the drone will be when this command lands

@@ -124,9 +124,10 @@ describe('colliculus: gate detection and PnP on rendered frames', () => {
     }
   });
 
-  it('far and oblique (25 m, 30°): the planar tilt ambiguity is flagged and resolved upright', () => {
-    const gate = gateAt([0, 0, 2], 30 * DEG);
-    const v = frontView(25);
+  it('far and oblique (30 m, 20°): the planar tilt ambiguity is flagged and resolved upright', () => {
+    // (at 25 m and 30° the edges now resolve the tilt: the mirrored pose fits measurably worse)
+    const gate = gateAt([0, 0, 2], 20 * DEG);
+    const v = frontView(30);
     const s = new Colliculus().step(input(render(new Renderer([gate]), v), v), 1 / 30).target!;
     expect(s.kind).toBe('ring');
     expect(s.poseAmbiguous).toBe(true);

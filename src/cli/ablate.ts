@@ -48,8 +48,8 @@ export interface AblationReport {
 export function defaultConditions(): AblationCondition[] {
   return [
     { name: 'nominal', stresses: 'perturbed prior map, IMU noise, 30 Hz camera, 30 ms camera latency', opts: { latencyMs: 30 } },
-    { name: 'latency', stresses: 'added latency: 30 ms camera + 60 ms command latency', opts: { latencyMs: 30, commandLatencyMs: 60 } },
-    { name: 'drops', stresses: 'camera frame drops: 40 % of frames lost', opts: { latencyMs: 30, dropRate: 0.4 } },
+    { name: 'latency', stresses: 'added actuation latency: 100 ms between command and FC (plus 30 ms camera latency)', opts: { latencyMs: 30, commandLatencyMs: 100 } },
+    { name: 'drops', stresses: 'camera frame drops: 60 % of frames lost', opts: { latencyMs: 30, dropRate: 0.6 } },
     { name: 'hidden', stresses: 'hidden gates: every third gate invisible to the camera', opts: { latencyMs: 30 } },
   ];
 }
@@ -57,6 +57,7 @@ export function defaultConditions(): AblationCondition[] {
 export function defaultVariants(): AblationVariant[] {
   return [
     { name: 'full pipeline', controller: 'pipeline' },
+    { name: '− cerebellum', controller: 'pipeline', ablate: { cerebellum: true } },
     { name: '− hippocampus memory', controller: 'pipeline', ablate: { hippocampusMemory: true } },
     { name: 'pid baseline', controller: 'pid' },
   ];

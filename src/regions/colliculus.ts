@@ -24,11 +24,14 @@
  *    start to the first gate pass / gates passed per lap.
  *
  * TICK. detect (one sub-sampled pass: orange classification; coarse luma cells; components; ring
- * test; quads; sub-pixel edges; PnP) → orienting field (bottom-up bumps from the sightings,
- * weighted by confidence² and size; a top-down bump at `expected`) → target = the sighting under
- * the strongest field potential (> 0) → orienting rates → LGMD on the coarse luma (optionally
- * de-rotated by the gyro) → τ from the target's size over frame stamps. The returned output object,
- * its arrays and the sighting objects are reused every tick: copy what you keep.
+ * test; quads; sub-pixel edges; PnP from the opening, outer sides where they agree; border-cut
+ * rings from their edge lines) → orienting field (bottom-up bumps from the sightings, weighted by
+ * confidence² and size, plus — for a posed sighting when there is an expectation — a top-down boost
+ * ∝ confidence × its match to `expected` in bearing (and distance); a top-down bump at `expected`;
+ * centres past the image border held at the border) → target = the sighting under the strongest
+ * field potential (> 0) → orienting rates → LGMD on the coarse luma (optionally de-rotated by the
+ * gyro) → τ from the target's size over frame stamps. The returned output object, its arrays and
+ * the sighting objects are reused every tick: copy what you keep.
  *
  * FRAMES. Camera optical frame: x right, y down, z forward (pixels u right, v down, integer = pixel
  * centre). Orienting rates are BODY rates (FLU): yaw about body z (+ = left), pitch about body y
@@ -36,10 +39,12 @@
  * gives bearings in the level frame (roll and pitch removed) for world-level consumers. Sighting
  * centres and corners are on the gate's mid-plane (as sim/gates.ts gateCorners).
  *
- * LIMITS. (1) A gate closer than ≈ 2.5 m whose orange rim around the opening is cut by the image
- * border (close AND off-centre) is only a blob: centroid, no corners or pose. (2) Blobs never
- * drive the orienting field (their input stays below the field's resting level), so a gate seen
- * edge-on or cut by the border is not oriented to. (3) Colour thresholds are tuned to the
+ * LIMITS. (1) A gate cut by the image border with no enclosed opening gets a pose from its edge
+ * lines only with three sides of the opening, or four lines in all (opening and checker edges), in
+ * view, and needs the attitude estimate to label them (vertical edges within 20° of the image's
+ * "up"); closer than ≈ 1.5 m, when the ring falls apart into separate bars, it is blobs again.
+ * (2) Blobs never drive the orienting field (their input stays below the field's resting level), so
+ * a gate seen edge-on is not oriented to. (3) Colour thresholds are tuned to the
  * simulator's palette (video levels 16–239, lighting 0.8–1.0, noise ≤ 4); a real JPEG stream needs
  * them re-measured (config `colour`). (4) mono8: the dark inner band only, up to ≈ 8 m, four-point
  * pose (yaw of the gate plane ambiguous by ≈ 10° at 6 m). (5) Four-point poses break the planar

@@ -34,6 +34,9 @@ export interface FollowerConfig {
   minCornerMS: number;
 }
 
+/** Fraction of the acceleration budget planned for braking: the velocity loop lags, so plan early. */
+const BRAKE = 0.4;
+
 export const FOLLOWER_DEFAULTS: FollowerConfig = { cruiseMS: 7, accelMS2: 9, approachM: 3, kv: 4.5, kp: 2, minCornerMS: 1.2 };
 
 export interface GuidanceOutput {
@@ -75,7 +78,28 @@ export class GatePathFollower {
    * speed already flown at the start point: replanning mid-flight must not brake to a standstill.
    */
   setPath(startEnuM: Vec3, gates: readonly GatePose[], startSpeedMS = 0.5, tailM = 4): void {
+    this.buildPath(startEnuM, gates, startSpeedMS, tailM, null);
+    this.seg = 0;
+  }
+
+  /**
+   * Move the current path's gates to newly estimated poses without restarting it: same start point,
+   * same structure, same progress. Re-planning from scratch on every sighting would make the drone's
+   * current position the start of a new path and lose where it was on the old one.
+   */
+  updateGates(gates: readonly GatePose[]): void {
+    if (!this.start || gates.length !== this.gateCount) return;
+    const seg = this.seg;
+    this.buildPath(this.start.p, gates, this.start.speed, this.start.tail, this.start.skipEntry);
+    this.seg = Math.min(seg, Math.max(0, this.segLen.length - 1));
+  }
+
+  private start: { p: Vec3; speed: number; tail: number; skipEntry: boolean } | null = null;
+  private gateCount = 0;
+
+  private buildPath(startEnuM: Vec3, gates: readonly GatePose[], startSpeedMS: number, tailM: number, skipEntry: boolean | null): void {
     const e = this.cfg.approachM;
+    let skipped = false;
     const pts: Vec3[] = [[startEnuM[0], startEnuM[1], startEnuM[2]]];
     const limits: number[] = [Infinity];
     gates.forEach((g, k) => {
@@ -87,7 +111,8 @@ export class GatePathFollower {
       const rel = sub(startEnuM, c);
       const along = dot(rel, f);
       const lateral = norm([rel[0] - f[0] * along, rel[1] - f[1] * along, rel[2] - f[2] * along]);
-      const pastEntry = k === 0 && along > -e && lateral < 0.25 * e;
+      const pastEntry = k === 0 && (skipEntry ?? (along > -e && lateral < 0.25 * e));
+      if (k === 0) skipped = pastEntry;
       if (!pastEntry) {
         pts.push(entry);
         limits.push(lim);
@@ -115,10 +140,11 @@ export class GatePathFollower {
     for (let i = 0; i + 1 < this.path.length; i++) this.segLen.push(norm(sub(this.path[i + 1]!.p, this.path[i]!.p)));
     // backward pass: never arrive at a vertex faster than the braking budget allows
     for (let i = this.path.length - 2; i >= 0; i--) {
-      const lim = Math.sqrt(this.path[i + 1]!.vMax ** 2 + 2 * this.cfg.accelMS2 * 0.6 * this.segLen[i]!);
+      const lim = Math.sqrt(this.path[i + 1]!.vMax ** 2 + 2 * this.cfg.accelMS2 * BRAKE * this.segLen[i]!);
       if (this.path[i]!.vMax > lim) this.path[i]!.vMax = lim;
     }
-    this.seg = 0;
+    this.start = { p: [startEnuM[0], startEnuM[1], startEnuM[2]], speed: startSpeedMS, tail: tailM, skipEntry: skipped };
+    this.gateCount = gates.length;
   }
 
   get segment(): number {
@@ -128,12 +154,16 @@ export class GatePathFollower {
   step(posEnuM: Vec3, velEnuMS: Vec3): GuidanceOutput {
     const p = posEnuM, v = velEnuMS;
     if (this.path.length < 2) return { accEnuMS2: [-v[0], -v[1], -v[2]], yawRad: this.yawRad, speedRefMS: 0, segment: 0, finished: true };
-    // move to the next segment once past the current one's end
+    // move on once past the current segment's end, or once the next segment is nearer (a path whose
+    // gates moved under a sighting may put the drone beside a vertex rather than before it)
     while (this.seg < this.segLen.length - 1) {
-      const a = this.path[this.seg]!.p, b = this.path[this.seg + 1]!.p;
+      const a = this.path[this.seg]!.p, b = this.path[this.seg + 1]!.p, c = this.path[this.seg + 2]!.p;
       const ab = sub(b, a);
-      if (dot(sub(p, a), ab) / Math.max(1e-9, dot(ab, ab)) < 1) break;
-      this.seg++;
+      if (dot(sub(p, a), ab) / Math.max(1e-9, dot(ab, ab)) >= 1 || distToSegment(p, b, c) < distToSegment(p, a, b) - 0.05) {
+        this.seg++;
+        continue;
+      }
+      break;
     }
     const a = this.path[this.seg]!, b = this.path[this.seg + 1]!;
     const ab = sub(b.p, a.p);
@@ -143,7 +173,7 @@ export class GatePathFollower {
     const finished = this.seg === this.segLen.length - 1 && t >= L - 1e-6;
     const pRef: Vec3 = [a.p[0] + tan[0] * t, a.p[1] + tan[1] * t, a.p[2] + tan[2] * t];
     const { accelMS2: acc, cruiseMS: cruise, kv, kp } = this.cfg;
-    const vB = Math.sqrt(b.vMax ** 2 + 2 * acc * 0.6 * (L - t));
+    const vB = Math.sqrt(b.vMax ** 2 + 2 * acc * BRAKE * (L - t));
     const vRef = Math.min(cruise, vB, Math.max(a.vMax, Math.sqrt(a.vMax ** 2 + 2 * acc * t)));
     // pure pursuit toward a carrot ahead on the path anticipates corners; the pull keeps the
     // gate axis tracked tightly
@@ -173,4 +203,11 @@ export class GatePathFollower {
     const f = left / Math.max(1e-9, this.segLen[i]!);
     return [a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f, a[2] + (b[2] - a[2]) * f];
   }
+}
+
+/** Distance from p to the segment [a, b]. */
+function distToSegment(p: Vec3, a: Vec3, b: Vec3): number {
+  const ab = sub(b, a);
+  const t = clamp(dot(sub(p, a), ab) / Math.max(1e-12, dot(ab, ab)), 0, 1);
+  return norm(sub(p, [a[0] + ab[0] * t, a[1] + ab[1] * t, a[2] + ab[2] * t]));
 }

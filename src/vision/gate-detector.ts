@@ -1,6 +1,7 @@
 /**
  * Gate detector: from a camera frame to gate sightings (centre, corners, PnP pose), innate and
- * allocation-free per frame.
+ * allocation-free per frame (scratch in typed arrays; helpers that are not inlined take and return
+ * doubles through typed-array slots, since V8 boxes doubles crossing a call).
  *
  * Pipeline (rgb8, the main path):
  *  1. One pass over a sub-sampled grid (every `downsample`-th pixel of every `downsample`-th row):
@@ -11,23 +12,45 @@
  *  2. Orange samples are grouped into horizontal runs, and runs into 8-connected components by
  *     union-find on the runs (preallocated run tables).
  *  3. Per candidate component (largest first): the hole test — the component must enclose a
- *     4-connected region of non-component samples containing its centroid that does not reach the
- *     outside (span fill over the component's own runs, so a farther gate seen through the opening
- *     does not break the hole). A component with such a hole is a ring; otherwise a blob.
+ *     4-connected region of non-component samples that does not reach the outside (span fill over
+ *     the component's own runs, so a farther gate seen through the opening does not break the
+ *     hole), seeded at the centroid, the box centre, then the gaps between the component's runs on
+ *     rows through its middle (an oblique gate's merged side face pulls the first two onto the
+ *     ring). A component with such a hole is a ring; otherwise a blob (or a partial ring, 7).
  *  4. Quads: the convex hull of the component (from its per-row extents) and of the hole; the
  *     largest-area quadrilateral on each hull, seeded by the extreme points along the image
- *     diagonals de-rotated by the roll/pitch estimate, then ordered TL, TR, BR, BL in the de-rotated
- *     frame (so the labels follow the upright gate for any roll).
+ *     diagonals de-rotated by the roll/pitch estimate (or, for a thin quad where two of those
+ *     coincide, by a diameter and the farthest vertex on each side of it), then ordered TL, TR, BR,
+ *     BL in the de-rotated frame (so the labels follow the upright gate for any roll).
  *  5. Sub-pixel refinement at full resolution: along each side, 16 scans across the edge (along the
  *     image axis closest to the side's normal) find the last-ring / first-non-ring pixel pair (≥ 2
  *     of each, so single noisy pixels are skipped); a total-least-squares line per side with
  *     MAD-based outlier rejection; corners = intersections of adjacent lines.
  *  6. PnP (see pnp.ts) with the physical positions of those edges: the orange region spans
  *     innerM/2 + innerBandM … outerM/2 − checkerBandM from the centre, on the face plane, which is
- *     depthM/2 in front of the gate's mid-plane. Eight points when the outer quad is fully inside
- *     the image, four (the opening) when the gate is so close the outer frame leaves the image. The
- *     mirrored-tilt solution of the planar ambiguity is refined too; the better fit wins, and on a
- *     tie the more upright gate (gravity prior from the attitude).
+ *     depthM/2 in front of the gate's mid-plane. The opening's edge (orange → near-black band) is
+ *     the trustworthy one; the outer edge (orange → checker) is not always: beyond ≈ 7 m and
+ *     ≥ 50° off axis the 0.12 m checker band is 1–2 px, the orange outer side face merges with the
+ *     face and the outer boundary runs on to the side face's far edge (measured in flight: outer
+ *     corners off by 3–6 px, positions off by 0.5–0.9 m); the ground can hide the bottom band. So:
+ *     the pose from the opening's four corners, then each outer side joins as a line observation
+ *     (its two model corners must project onto the fitted line) only if it lies within ≈ 1 px of
+ *     where that pose puts it; when the outer quad is cut by the image border, the opening alone.
+ *     The mirrored-tilt solution of the planar ambiguity is refined too; the better fit wins, and
+ *     on a tie the more upright gate (gravity prior from the attitude).
+ *  7. Partial rings: a large component cut by the image border with no enclosed opening (a gate
+ *     close and off-centre, typically while banking into it). Its outer contour (Moore trace on the
+ *     sub-sampled grid) is split at the image border, the pieces into straight segments (Douglas–
+ *     Peucker), each segment refined to a sub-pixel line by edge scans that also read what lies
+ *     beyond it: all near-black = the opening's edge (the inner band), near-black and white = the
+ *     outer edge (the checker), anything else (side face, ground, sky) is not used. Labels from the
+ *     attitude: the gate's vertical edges are world-vertical, so an edge along the local image "up"
+ *     (within 20°) is a left/right side, any other top/bottom; the side of the orange gives which.
+ *     Pose: the gate's up axis from the attitude, its yaw by a grid search minimising the distances
+ *     of the model edges from the planes through the camera and the image lines (position by least
+ *     squares for each yaw), then Levenberg–Marquardt on the lines alone (corners may be far outside
+ *     the image). Needs three sides of the opening, or four lines in all; the fit must reproject
+ *     (≤ 2 px RMS) and stand upright (its up axis within 37° of the attitude estimate's).
  *
  * mono8 (best effort): orange is a mid-grey indistinguishable from ground and sky by brightness, so
  * the detector looks for the near-black inner band instead (luma ≤ darkMax): a thin dark ring whose
@@ -97,7 +120,11 @@ export interface GateSighting {
   kind: 'ring' | 'blob';
   /** Projection of the gate centre (PnP / diagonal intersection), else the blob centroid, px. */
   centerPx: [number, number];
-  /** Corners of the physical square named by cornersKind (TL, TR, BR, BL as seen), px; null for blobs. */
+  /**
+   * Corners of the physical square named by cornersKind (TL, TR, BR, BL as seen), px; null for blobs.
+   * For a gate cut by the image border (touchesBorder) they are the opening's and may lie outside
+   * the image; so may centerPx.
+   */
   cornersPx: [[number, number], [number, number], [number, number], [number, number]] | null;
   /** Which square the corners belong to: the outer frame when fully inside the image, else the opening. */
   cornersKind: CornersKind;
@@ -159,6 +186,11 @@ export interface DetectorAttitude {
 }
 
 const BIG = 0x3fffffff;
+/**
+ * Sentinel for minima/maxima in hot loops: the global `Infinity` is a tagged load, and merged with
+ * computed doubles it makes optimised code box them (a heap allocation per value).
+ */
+const HUGE = 1e300;
 /** Insertion sort, best (confidence, then area) first; Array.prototype.sort would allocate. */
 function sortBestFirst(a: GateSighting[]): void {
   for (let i = 1; i < a.length; i++) {
@@ -184,8 +216,11 @@ const SGN_Y = Int8Array.of(-1, -1, 1, 1);
 const hullTurn = (H: Float64Array, o: number, a: number, bx: number, by: number): number =>
   (H[2 * a]! - H[2 * o]!) * (by - H[2 * o + 1]!) - (H[2 * a + 1]! - H[2 * o + 1]!) * (bx - H[2 * o]!);
 
-/** Median of a[0..n) (copied into scratch, which is reordered); quickselect, no allocation. */
-function median(a: Float64Array, n: number, scratch: Float64Array): number {
+/**
+ * Median of a[0..n): copied into scratch and partially reordered (quickselect) so that the median
+ * is scratch[n >> 1]. No return value: a double returned from a call that is not inlined is boxed.
+ */
+function selectMedian(a: Float64Array, n: number, scratch: Float64Array): void {
   for (let i = 0; i < n; i++) scratch[i] = a[i]!;
   const k = n >> 1;
   let lo = 0, hi = n - 1;
@@ -201,7 +236,6 @@ function median(a: Float64Array, n: number, scratch: Float64Array): number {
     else if (k >= i) lo = i;
     else break;
   }
-  return scratch[k]!;
 }
 
 /** Sort 4 entries ascending in place: by key[a[i]] when key is given, else by value. */
@@ -303,12 +337,18 @@ export class GateDetector {
   /** Edge-line planes through the camera (unit normals) by slot, and the yaw-scan axes (e1, e2, down). */
   private readonly planeN = new Float64Array(24);
   private readonly yawAx = new Float64Array(9);
-  private lastCost = 0;
+  /** Scalar results of helpers (a double returned from a call that is not inlined is boxed). */
+  private readonly scal = new Float64Array(3);
+  /** Double arguments of helpers (scanEdge: segment, scan direction, t range; upAt/toward/poseFromLines: a pixel). */
+  private readonly arg = new Float64Array(8);
+  private readonly pt = new Float64Array(2);
+  /** Half-sizes of the orange face's edges: inner (opening + dark band) and outer (frame − checker), m. */
+  private readonly hIn: number;
+  private readonly hOut: number;
   private readonly b3 = new Float64Array(3);
   private tdy = 0;
   private scanDark = 0;
   private scanWhite = 0;
-  private scanDarkRun = 0;
   /** The outer quad's side lines (refineQuad's lineN/lineC, kept before the inner quad overwrites them). */
   private readonly outerN = new Float64Array(8);
   private readonly outerC = new Float64Array(4);
@@ -372,6 +412,8 @@ export class GateDetector {
     this.bHi = Math.round(256 * c.bOverRMax);
     this.minR = c.minR;
     this.darkMax = c.darkMax;
+    this.hIn = params.gate.innerM / 2 + params.gate.innerBandM;
+    this.hOut = params.gate.outerM / 2 - params.gate.checkerBandM;
     if (!(params.loomCellPx >= 2)) throw new Error(`GateDetector: loomCellPx must be ≥ 2, got ${params.loomCellPx}`);
     if (params.refineSamplesPerSide > 250) throw new Error('GateDetector: refineSamplesPerSide must be ≤ 250');
     if (params.maxCandidates > 64) throw new Error('GateDetector: maxCandidates must be ≤ 64');
@@ -726,10 +768,21 @@ export class GateDetector {
     }
 
     // hole
-    let ring = this.fillHole(c, Math.round(cxd), Math.round(cyd), y0, y1);
-    if (!ring) ring = this.fillHole(c, (x0 + x1) >> 1, (y0 + y1) >> 1, y0, y1);
+    let ring = this.tryHole(c, Math.round(cxd), Math.round(cyd), y0, y1, area);
+    if (!ring) ring = this.tryHole(c, (x0 + x1) >> 1, (y0 + y1) >> 1, y0, y1, area);
+    // off-centre opening (an oblique gate whose orange outer side face has merged with the ring
+    // pulls the centroid and the box centre onto the ring): seed in the gaps between the
+    // component's runs on rows through the middle
+    for (let q = 0; q < 3 && !ring; q++) {
+      const j = (y0 + y1 + (q === 0 ? 0 : q === 1 ? -1 : 1) * ((y1 - y0) >> 2)) >> 1;
+      let prev = -1;
+      for (let r = this.rowRunStart[j]!, e = this.rowRunStart[j + 1]!; r < e && !ring; r++) {
+        if (this.runComp[r] !== c) continue;
+        if (prev >= 0 && this.runX0[r]! - this.runX1[prev]! > 1) ring = this.tryHole(c, (this.runX1[prev]! + this.runX0[r]!) >> 1, j, y0, y1, area);
+        prev = r;
+      }
+    }
     const holeFrac = ring ? this.holeArea / (this.holeArea + area) : 0;
-    if (ring && (holeFrac < 0.08 || holeFrac > 0.95 || this.holeArea < 4)) ring = false;
 
     if (ring) {
       const okPose = this.ringGeometry(c, s, poolIdx, holeFrac);
@@ -780,6 +833,13 @@ export class GateDetector {
     out[0] = this.cp * bx + this.sp * z1;
     out[1] = y1;
     out[2] = -this.sp * bx + this.cp * z1;
+  }
+
+  /** fillHole, and the hole is a plausible opening (≥ 4 samples, 8–95 % of hole + ring). */
+  private tryHole(c: number, sx: number, sy: number, y0: number, y1: number, area: number): boolean {
+    if (!this.fillHole(c, sx, sy, y0, y1)) return false;
+    const frac = this.holeArea / (this.holeArea + area);
+    return this.holeArea >= 4 && frac >= 0.08 && frac <= 0.95;
   }
 
   /**
@@ -877,7 +937,8 @@ export class GateDetector {
   }
 
   /** Local image "up" direction at pixel (u, v) from the attitude (unit, pixels). */
-  private upAt(u: number, v: number): void {
+  private upAt(): void {
+    const u = this.pt[0]!, v = this.pt[1]!;
     const xn = (u - this.cx) / this.fx, yn = (v - this.cy) / this.fy;
     let dx = this.fx * (this.upCamX - xn * this.upCamZ), dy = this.fy * (this.upCamY - yn * this.upCamZ);
     const n = hyp2(dx, dy);
@@ -895,7 +956,7 @@ export class GateDetector {
     dirs[0] = -rx + ux; dirs[1] = -ry + uy; dirs[2] = rx + ux; dirs[3] = ry + uy;
     dirs[4] = rx - ux; dirs[5] = ry - uy; dirs[6] = -rx - ux; dirs[7] = -ry - uy;
     for (let k = 0; k < 4; k++) {
-      let best = -Infinity, bi = 0;
+      let best = -HUGE, bi = 0;
       const dx = dirs[2 * k]!, dy = dirs[2 * k + 1]!;
       for (let i = 0; i < m; i++) {
         const v = Hh[2 * i]! * dx + Hh[2 * i + 1]! * dy;
@@ -938,7 +999,7 @@ export class GateDetector {
       for (let k = 0; k < 4; k++) {
         const a = idx[(k + 3) & 3]!, b = idx[(k + 1) & 3]!;
         const ax = Hh[2 * a]!, ay = Hh[2 * a + 1]!, bx = Hh[2 * b]!, by = Hh[2 * b + 1]!;
-        let best = -Infinity, bi = idx[k]!;
+        let best = -HUGE, bi = idx[k]!;
         for (let i = (a + 1) % m; i !== b; i = (i + 1) % m) {
           const v = Math.abs((bx - ax) * (Hh[2 * i + 1]! - ay) - (by - ay) * (Hh[2 * i]! - ax));
           if (v > best) { best = v; bi = i; }
@@ -958,7 +1019,7 @@ export class GateDetector {
       order[k] = k;
     }
     sort4(order, ang);
-    let bestShift = 0, bestCost = Infinity;
+    let bestShift = 0, bestCost = HUGE;
     for (let sh = 0; sh < 4; sh++) {
       let cost = 0;
       for (let k = 0; k < 4; k++) {
@@ -1010,7 +1071,9 @@ export class GateDetector {
       let nx = -dy / len, ny = dx / len;
       if (nx * ((ax + bx) / 2 - qx) + ny * ((ay + by) / 2 - qy) < 0) { nx = -nx; ny = -ny; } // outward normal
       // scan direction: from the ring toward the non-ring side
-      const n = this.scanEdge(ax, ay, bx, by, outward ? nx : -nx, outward ? ny : -ny, M, 0.12, 0.88, k, false);
+      const a = this.arg;
+      a[0] = ax; a[1] = ay; a[2] = bx; a[3] = by; a[4] = outward ? nx : -nx; a[5] = outward ? ny : -ny; a[6] = 0.12; a[7] = 0.88;
+      const n = this.scanEdge(M, k, false);
       if (!this.fitLine(n, s)) return false;
     }
     const maxShift = 2 * k + 2;
@@ -1029,20 +1092,23 @@ export class GateDetector {
   }
 
   /**
-   * Edge points along the segment a → b (full-resolution px): M scans at t ∈ [t0, t1], each along
+   * Edge points along the segment a → b (full-resolution px; arg = [ax, ay, bx, by, sx, sy, t0, t1]:
+   * doubles are passed in a typed array, as arguments of a call that is not inlined they would be
+   * boxed): M scans at t ∈ [t0, t1], each along
    * the image axis closest to the scan direction (sx, sy) (from the ring toward the non-ring side),
    * starting k px on the ring side; the edge is ≥ 2 ring pixels then ≥ 2 non-ring pixels (single
    * noisy pixels are skipped). Points → ex/ey; returns their count. With `classify`, the 3 pixels
    * beyond each edge point are also read: scanDark / scanWhite count the scans where they are all
    * near-black (the inner band, a black checker square) / mostly light grey-white (a white checker
-   * square, or pale sky), and scanDarkRun sums the dark run lengths (≤ 64 px) of the dark scans.
+   * square, or pale sky).
    */
-  private scanEdge(ax: number, ay: number, bx: number, by: number, sx: number, sy: number, M: number, t0: number, t1: number, k: number, classify: boolean): number {
+  private scanEdge(M: number, k: number, classify: boolean): number {
+    const a = this.arg, ax = a[0]!, ay = a[1]!, bx = a[2]!, by = a[3]!, sx = a[4]!, sy = a[5]!, t0 = a[6]!, t1 = a[7]!;
     const ex = this.ex, ey = this.ey;
     const dx = bx - ax, dy = by - ay;
     const alongX = Math.abs(sx) >= Math.abs(sy);
     let n = 0, last = -BIG;
-    let dark = 0, white = 0, darkRun = 0;
+    let dark = 0, white = 0;
     for (let m = 0; m < M; m++) {
       const t = t0 + ((t1 - t0) * (m + 0.5)) / M;
       let x: number, y: number, ddx: number, ddy: number;
@@ -1080,16 +1146,11 @@ export class GateDetector {
         if (c === 1) nd++;
         else if (c === 2) nw++;
       }
-      if (nd === 3) {
-        dark++;
-        let r = 3;
-        while (r < 64 && this.pixClass(x + r * ddx, y + r * ddy) === 1) r++;
-        darkRun += r;
-      } else if (nw >= 2) white++;
+      if (nd === 3) dark++;
+      else if (nw >= 2) white++;
     }
     this.scanDark = dark;
     this.scanWhite = white;
-    this.scanDarkRun = darkRun;
     return n;
   }
 
@@ -1134,7 +1195,8 @@ export class GateDetector {
       }
       this.lineRms[s] = Math.sqrt(ss / use);
       if (pass === 2) break;
-      const thr = Math.max(0.75, 3 * 1.4826 * median(res, use, this.res2));
+      selectMedian(res, use, this.res2);
+      const thr = Math.max(0.75, 3 * 1.4826 * this.res2[use >> 1]!);
       let m = 0;
       for (let i = 0; i < use; i++) {
         if (res[i]! <= thr) { ex[m] = ex[i]!; ey[m] = ey[i]!; m++; }
@@ -1155,7 +1217,8 @@ export class GateDetector {
     const g = this.p.gate;
     const area = this.compArea[c]!;
     const cu = (this.compSumX[c]! / area) * f, cv = (this.compSumY[c]! / area) * f;
-    this.upAt(cu, cv);
+    this.pt[0] = cu; this.pt[1] = cv;
+    this.upAt();
     const grow = 0.5 * f;
     // outer quad (only when the component is fully inside the image)
     let outerOk = false;
@@ -1201,7 +1264,7 @@ export class GateDetector {
       }
       n = 4;
       if (!this.pnp.solve(M, I, n, this.K, pose)) return false;
-      outerUsed = this.outerSidesAgreeing(pose, hOut, hIn);
+      outerUsed = this.outerSidesAgreeing(pose);
       if (outerUsed > 0 && !this.pnp.refine(M, I, n, this.K, pose)) return false;
     } else {
       if (outerOk) {
@@ -1247,7 +1310,10 @@ export class GateDetector {
       else if (alt.rmsPx <= pose.rmsPx + margin) {
         const A = pose.R, B = alt.R; // cos of the angle between the two plane normals
         ambiguous = A[2]! * B[2]! + A[5]! * B[5]! + A[8]! * B[8]! < Math.cos(2 * (Math.PI / 180));
-        if (this.uprightness(alt) > this.uprightness(pose)) pose = alt;
+        this.uprightness(alt);
+        const ua = this.scal[0]!;
+        this.uprightness(pose);
+        if (ua > this.scal[0]!) pose = alt;
       }
     }
     this.ambiguous = ambiguous;
@@ -1349,15 +1415,14 @@ export class GateDetector {
     // 3. chains of non-border contour points → straight pieces (Douglas–Peucker) → edge lines
     this.segHave.fill(0);
     const CX = this.ctrX, CY = this.ctrY;
-    const onB = (i: number): boolean => CX[i] === 0 || CY[i] === 0 || CX[i] === wd - 1 || CY[i] === hd - 1;
     let ib = -1;
-    for (let i = 0; i < nc; i++) if (onB(i)) { ib = i; break; }
+    for (let i = 0; i < nc; i++) if (CX[i] === 0 || CY[i] === 0 || CX[i] === wd - 1 || CY[i] === hd - 1) { ib = i; break; }
     if (ib < 0) return false;
     const LX = this.chX, LY = this.chY;
     let len = 0;
     for (let t = 1; t <= nc; t++) {
       const i = (ib + t) % nc;
-      const border = onB(i);
+      const border = CX[i] === 0 || CY[i] === 0 || CX[i] === wd - 1 || CY[i] === hd - 1;
       if (!border) { LX[len] = CX[i]!; LY[len] = CY[i]!; len++; }
       if ((border || t === nc) && len > 0) {
         this.chainSegments(len);
@@ -1375,12 +1440,13 @@ export class GateDetector {
     let pose = this.pose;
     this.pnp.setLines(this.lineModel, this.lineEq, 0);
     const area = this.compArea[c]!;
-    if (!this.poseFromLines(pose, hIn, hOut, (this.compSumX[c]! / area) * f, (this.compSumY[c]! / area) * f)) {
+    this.pt[0] = (this.compSumX[c]! / area) * f; this.pt[1] = (this.compSumY[c]! / area) * f;
+    if (!this.poseFromLines(pose)) {
       // no horizontal edge: approximate corners from the lines, then the homography
       const Q = this.quadTmp;
       let hQ = hIn;
-      if (!this.cornersFromLines(0, 4, hIn, hOut, Q)) {
-        if (!this.cornersFromLines(4, 0, hOut, hIn, Q)) return false;
+      if (!this.cornersFromLines(0, 4, Q)) {
+        if (!this.cornersFromLines(4, 0, Q)) return false;
         hQ = hOut;
       }
       for (let k = 0; k < 4; k++) {
@@ -1392,14 +1458,15 @@ export class GateDetector {
     // refine on the edge lines alone (two passes: model corners, then the model points seen at the
     // ends of each observed edge segment)
     for (let pass = 0; pass < 2; pass++) {
-      const m = this.edgeLineObs(pass === 0 ? null : pose, hIn, hOut);
+      const m = this.edgeLineObs(pass === 0 ? null : pose);
       this.pnp.setLines(this.lineModel, this.lineEq, m);
       if (!this.pnp.refine(M, I, 0, this.K, pose)) return false;
     }
     if (!(pose.rmsPx <= 2)) return false;
     pose = this.resolveAmbiguity(M, I, 0, pose);
     // gates stand: a pose far from upright means mislabelled edges (or a wrong attitude estimate)
-    if (!(this.uprightness(pose) >= 0.8)) return false;
+    this.uprightness(pose);
+    if (!(this.scal[0]! >= 0.8)) return false;
     if (!this.fillFromPose(s, poolIdx, pose)) return false;
     const range = hyp3(s.posCamM![0], s.posCamM![1], s.posCamM![2]);
     if (!(range > 0.3 && range < 12)) return false;
@@ -1483,7 +1550,9 @@ export class GateDetector {
     const dx = bx - ax, dy = by - ay, l = hyp2(dx, dy);
     // outward normal: the component is on the right of the direction of travel (y down)
     const onx = dy / l, ony = -dx / l;
-    const n = this.scanEdge(ax, ay, bx, by, onx, ony, this.p.refineSamplesPerSide, 0.08, 0.92, this.p.refineSearchPx + f, true);
+    const arg = this.arg;
+    arg[0] = ax; arg[1] = ay; arg[2] = bx; arg[3] = by; arg[4] = onx; arg[5] = ony; arg[6] = 0.08; arg[7] = 0.92;
+    const n = this.scanEdge(this.p.refineSamplesPerSide, this.p.refineSearchPx + f, true);
     const scans = this.p.refineSamplesPerSide;
     if (n < scans * 0.6) return;
     const dark = this.scanDark / n, white = this.scanWhite / n;
@@ -1498,7 +1567,8 @@ export class GateDetector {
     // image "up" of the attitude estimate whatever the gate's yaw and the perspective (horizontal
     // edges tilt with both); an edge within 20° of it is a left/right side, any other top/bottom.
     // Then the normal's sign: outer edges face away from the centre, inner edges toward it.
-    this.upAt((ax + bx) / 2, (ay + by) / 2);
+    this.pt[0] = (ax + bx) / 2; this.pt[1] = (ay + by) / 2;
+    this.upAt();
     const nu = nx * this.upX + ny * this.upY, nr = nx * -this.upY + ny * this.upX;
     const vertical = Math.abs(nr) >= 0.94; // |direction · up| = |normal · right|
     // outer: normal away from the centre — up → top (0), right → right (1), down → bottom (2), left → left (3)
@@ -1507,7 +1577,7 @@ export class GateDetector {
     const slot = inner ? side : 4 + side;
     // extent of the observed edge along the line (for the line observations)
     const tx = -ny, ty = nx;
-    let lo = Infinity, hi = -Infinity;
+    let lo = HUGE, hi = -HUGE;
     const ex = this.ex, ey = this.ey;
     for (let i = 0; i < n; i++) {
       const p = ex[i]! * tx + ey[i]! * ty;
@@ -1529,10 +1599,11 @@ export class GateDetector {
    * axis is world down (model +Y) and only its yaw about it is unknown: for each yaw on a grid over
    * ±80° (facing the camera), the position solves in least squares "both model corners of each seen
    * side lie in the plane through the camera and that side's image line" (distances in metres); the
-   * yaw with the smallest residual (parabola through its grid neighbours) wins. (cu, cv): a pixel of
-   * the gate (yaw 0 = the gate squarely facing it). False when the lines do not fix the position.
+   * yaw with the smallest residual (parabola through its grid neighbours) wins. pt = a pixel of the
+   * gate (yaw 0 = the gate squarely facing it). False when the lines do not fix the position.
    */
-  private poseFromLines(pose: PlanarPose, hIn: number, hOut: number, cu: number, cv: number): boolean {
+  private poseFromLines(pose: PlanarPose): boolean {
+    const cu = this.pt[0]!, cv = this.pt[1]!;
     const fx = this.fx, fy = this.fy, cx = this.cx, cy = this.cy;
     const N = this.segN, C = this.segC, have = this.segHave, mn = this.planeN;
     let rows = 0;
@@ -1557,30 +1628,35 @@ export class GateDetector {
     ax[0] = e1x; ax[1] = e1y; ax[2] = e1z;
     ax[3] = e1y * dvz - e1z * dvy; ax[4] = e1z * dvx - e1x * dvz; ax[5] = e1x * dvy - e1y * dvx;
     ax[6] = dvx; ax[7] = dvy; ax[8] = dvz;
-    const steps = 33, lo = -80 * (Math.PI / 180), step = (160 * (Math.PI / 180)) / (steps - 1);
-    let best = Infinity, bk = -1, cPrev = Infinity, cBest = Infinity, cNext = Infinity;
+    const steps = 17, lo = -80 * (Math.PI / 180), step = (160 * (Math.PI / 180)) / (steps - 1);
+    let best = HUGE, bk = -1, cPrev = HUGE, cNext = HUGE, last = HUGE;
     for (let k = 0; k < steps; k++) {
-      const cost = this.yawCost(lo + k * step, pose, hIn, hOut);
-      if (cost < best) { best = cost; bk = k; cBest = cost; cPrev = k > 0 ? this.lastCost : Infinity; cNext = Infinity; }
+      this.scal[2] = lo + k * step;
+      this.yawCost(pose);
+      const cost = this.scal[1]!;
+      if (cost < best) { best = cost; bk = k; cPrev = last; cNext = HUGE; }
       else if (k === bk + 1) cNext = cost;
-      this.lastCost = cost;
+      last = cost;
     }
     if (bk < 0) return false;
+    const cBest = best;
     let psi = lo + bk * step;
-    if (Number.isFinite(cPrev) && Number.isFinite(cNext)) {
+    if (cPrev < HUGE && cNext < HUGE) {
       const den = cPrev - 2 * cBest + cNext;
       if (den > 0) psi += 0.5 * step * Math.max(-1, Math.min(1, (cPrev - cNext) / den));
     }
-    const cost = this.yawCost(psi, pose, hIn, hOut);
-    return Number.isFinite(cost) && pose.t[2]! > 0.2;
+    this.scal[2] = psi;
+    this.yawCost(pose);
+    return this.scal[1]! < HUGE && pose.t[2]! > 0.2;
   }
 
   /**
-   * Pose for gate yaw psi (axes in yawAx: e1, e2, down): R from the yaw, t by least squares on the
-   * edge-plane constraints of both model corners of each seen side; returns the residual sum of
-   * squares (m²), Infinity when singular or behind the camera. Writes pose.R, pose.t.
+   * Pose for gate yaw psi = scal[2] (axes in yawAx: e1, e2, down): R from the yaw, t by least squares on the
+   * edge-plane constraints of both model corners of each seen side → scal[1]: the residual sum of
+   * squares (m²), HUGE when singular or behind the camera. Writes pose.R, pose.t.
    */
-  private yawCost(psi: number, pose: PlanarPose, hIn: number, hOut: number): number {
+  private yawCost(pose: PlanarPose): void {
+    const psi = this.scal[2]!, hIn = this.hIn, hOut = this.hOut;
     const ax = this.yawAx, cs = Math.cos(psi), sn = Math.sin(psi);
     const R = pose.R, t = pose.t;
     const hx = cs * ax[0]! + sn * ax[3]!, hy = cs * ax[1]! + sn * ax[4]!, hz = cs * ax[2]! + sn * ax[5]!;
@@ -1605,9 +1681,10 @@ export class GateDetector {
       }
     }
     A[3] = A[1]!; A[6] = A[2]!; A[7] = A[5]!;
-    if (!solveLinearInPlace(A, b, 3)) return Infinity;
+    this.scal[1] = HUGE;
+    if (!solveLinearInPlace(A, b, 3)) return;
     t[0] = b[0]!; t[1] = b[1]!; t[2] = b[2]!;
-    if (!(t[2]! > 0.2)) return Infinity;
+    if (!(t[2]! > 0.2)) return;
     let sse = 0;
     for (let slot = 0; slot < 8; slot++) {
       if (!have[slot]) continue;
@@ -1620,7 +1697,7 @@ export class GateDetector {
         sse += r * r;
       }
     }
-    return sse;
+    this.scal[1] = sse;
   }
 
   /** Intersection of the lines in slots a and b → out[2k], out[2k + 1]; false when near-parallel. */
@@ -1634,8 +1711,9 @@ export class GateDetector {
     return true;
   }
 
-  /** Unit vector along the line in slot s, pointing from point (px, py) toward the middle of its observed segment. */
-  private toward(s: number, px: number, py: number): void {
+  /** Unit vector (tdx, tdy) along the line in slot s, pointing from point pt toward the middle of its observed segment. */
+  private toward(s: number): void {
+    const px = this.pt[0]!, py = this.pt[1]!;
     const E = this.segEnd, N = this.segN;
     let tx = -N[2 * s + 1]!, ty = N[2 * s]!;
     const mx = 0.5 * (E[4 * s]! + E[4 * s + 2]!), my = 0.5 * (E[4 * s + 1]! + E[4 * s + 3]!);
@@ -1644,12 +1722,14 @@ export class GateDetector {
   }
 
   /**
-   * Approximate image corners (TL, TR, BR, BL) of the square of half-size h whose side lines are in
-   * slots base..base+3, from 4 sides (intersections), 3 (the missing two corners continued along
-   * the known sides by the opposite side's length) or 2 adjacent ones (side length from the spacing
-   * to the parallel line of the other square, slots other..other+3, half-size hOther). → out.
+   * Approximate image corners (TL, TR, BR, BL) of the square whose side lines are in slots
+   * base..base+3 (0: the inner orange edge, 4: the outer), from 4 sides (intersections), 3 (the
+   * missing two corners continued along the known sides by the opposite side's length) or 2 adjacent
+   * ones (side length from the spacing to the parallel line of the other square, slots
+   * other..other+3). → out.
    */
-  private cornersFromLines(base: number, other: number, h: number, hOther: number, out: Float64Array): boolean {
+  private cornersFromLines(base: number, other: number, out: Float64Array): boolean {
+    const h = base === 0 ? this.hIn : this.hOut, hOther = base === 0 ? this.hOut : this.hIn;
     const have = this.segHave;
     let cnt = 0, miss = -1;
     for (let k = 0; k < 4; k++) { if (have[base + k]) cnt++; else miss = k; }
@@ -1663,9 +1743,11 @@ export class GateDetector {
       // corner k = side (k − 1) ∩ side k
       if (!this.meet(base + ((c2 + 3) & 3), base + c2, out, c2) || !this.meet(base + ((c3 + 3) & 3), base + c3, out, c3)) return false;
       const L = hyp2(out[2 * c2]! - out[2 * c3]!, out[2 * c2 + 1]! - out[2 * c3 + 1]!);
-      this.toward(base + c1, out[2 * c2]!, out[2 * c2 + 1]!); // side c1 joins corners c1 and c2
+      this.pt[0] = out[2 * c2]!; this.pt[1] = out[2 * c2 + 1]!;
+      this.toward(base + c1); // side c1 joins corners c1 and c2
       out[2 * c1] = out[2 * c2]! + L * this.tdx; out[2 * c1 + 1] = out[2 * c2 + 1]! + L * this.tdy;
-      this.toward(base + c3, out[2 * c3]!, out[2 * c3 + 1]!); // side c3 joins corners c3 and m
+      this.pt[0] = out[2 * c3]!; this.pt[1] = out[2 * c3 + 1]!;
+      this.toward(base + c3); // side c3 joins corners c3 and m
       out[2 * m] = out[2 * c3]! + L * this.tdx; out[2 * m + 1] = out[2 * c3 + 1]! + L * this.tdy;
       return true;
     }
@@ -1678,7 +1760,8 @@ export class GateDetector {
     // side length from the band between this square's side and the other square's parallel side
     const E = this.segEnd, N = this.segN, C = this.segC;
     let sp = 0, ns = 0;
-    for (const sd of [a, b]) {
+    for (let q = 0; q < 2; q++) {
+      const sd = q === 0 ? a : b;
       if (!have[other + sd]) continue;
       const mx = 0.5 * (E[4 * (base + sd)]! + E[4 * (base + sd) + 2]!), my = 0.5 * (E[4 * (base + sd) + 1]! + E[4 * (base + sd) + 3]!);
       sp += Math.abs(N[2 * (other + sd)]! * mx + N[2 * (other + sd) + 1]! * my - C[other + sd]!);
@@ -1687,10 +1770,11 @@ export class GateDetector {
     if (ns === 0) return false;
     const L = ((sp / ns) * 2 * h) / Math.abs(hOther - h);
     const cx = out[2 * b]!, cy = out[2 * b + 1]!;
-    this.toward(base + a, cx, cy); // side a joins corners a and b
+    this.pt[0] = cx; this.pt[1] = cy;
+    this.toward(base + a); // side a joins corners a and b
     out[2 * a] = cx + L * this.tdx; out[2 * a + 1] = cy + L * this.tdy;
     const c2 = (b + 1) & 3;
-    this.toward(base + b, cx, cy); // side b joins corners b and b + 1
+    this.toward(base + b); // side b joins corners b and b + 1 (pt still the corner)
     out[2 * c2] = cx + L * this.tdx; out[2 * c2 + 1] = cy + L * this.tdy;
     const c3 = (b + 2) & 3;
     out[2 * c3] = out[2 * a]! + out[2 * c2]! - cx; out[2 * c3 + 1] = out[2 * a + 1]! + out[2 * c2 + 1]! - cy;
@@ -1702,7 +1786,8 @@ export class GateDetector {
    * the model side line — its corners (pose null), else the model points seen at the two ends of
    * the observed segment (back-projected through `pose` onto the face plane). Returns the count.
    */
-  private edgeLineObs(pose: PlanarPose | null, hIn: number, hOut: number): number {
+  private edgeLineObs(pose: PlanarPose | null): number {
+    const hIn = this.hIn, hOut = this.hOut;
     const LM = this.lineModel, LE = this.lineEq, E = this.segEnd;
     let m = 0;
     for (let slot = 0; slot < 8; slot++) {
@@ -1734,10 +1819,10 @@ export class GateDetector {
     return m;
   }
 
-  /** cos of the angle between the gate's up axis (model −Y) and the world up, both in the camera frame. */
-  private uprightness(p: PlanarPose): number {
+  /** cos of the angle between the gate's up axis (model −Y) and the world up, both in the camera frame → scal[0]. */
+  private uprightness(p: PlanarPose): void {
     const R = p.R;
-    return -(R[1]! * this.upCamX + R[4]! * this.upCamY + R[7]! * this.upCamZ);
+    this.scal[0] = -(R[1]! * this.upCamX + R[4]! * this.upCamY + R[7]! * this.upCamZ);
   }
 
   /**
@@ -1750,7 +1835,7 @@ export class GateDetector {
     let mx = 0, my = 0;
     for (let k = 0; k < 4; k++) { mx += q[2 * k]!; my += q[2 * k + 1]!; }
     mx /= 4; my /= 4;
-    let best = 0, bestCost = Infinity;
+    let best = 0, bestCost = HUGE;
     for (let sh = 0; sh < 4; sh++) {
       let cost = 0;
       for (let k = 0; k < 4; k++) {
@@ -1781,14 +1866,16 @@ export class GateDetector {
    * lie within tolerance of the fitted outer line s. Those become line observations of the PnP
    * (setLines); returns their count. outerDevPx[s] = the larger of the two distances.
    */
-  private outerSidesAgreeing(pose: PlanarPose, hOut: number, hIn: number): number {
+  private outerSidesAgreeing(pose: PlanarPose): number {
+    const hOut = this.hOut, hIn = this.hIn;
     const R = pose.R, t = pose.t;
     const LM = this.lineModel, LE = this.lineEq, N = this.outerN, C = this.outerC;
     // tolerance: 1 px, growing with the opening's image size (corner noise × lever arm, perspective)
     let per = 0;
+    const a = this.quadInner;
     for (let k = 0; k < 4; k++) {
-      const a = this.quadInner, b = (k + 1) & 3;
-      per += hyp2(a[2 * b]! - a[2 * k]!, a[2 * b + 1]! - a[2 * k + 1]!);
+      const b = (k + 1) & 3, dx = a[2 * b]! - a[2 * k]!, dy = a[2 * b + 1]! - a[2 * k + 1]!;
+      per += Math.sqrt(dx * dx + dy * dy);
     }
     const tol = 1 + 0.004 * per * (hOut / hIn - 1);
     let m = 0, used = 0;
@@ -1799,7 +1886,7 @@ export class GateDetector {
         const k = (sd + e) & 3;
         const X = SGN_X[k]! * hOut, Y = SGN_Y[k]! * hOut;
         const px = R[0]! * X + R[1]! * Y + t[0]!, py = R[3]! * X + R[4]! * Y + t[1]!, pz = R[6]! * X + R[7]! * Y + t[2]!;
-        const d = pz > 1e-6 ? Math.abs(nx * (this.fx * px / pz + this.cx) + ny * (this.fy * py / pz + this.cy) - c) : Infinity;
+        const d = pz > 1e-6 ? Math.abs(nx * (this.fx * px / pz + this.cx) + ny * (this.fy * py / pz + this.cy) - c) : HUGE;
         if (d > dev) dev = d;
       }
       this.outerDevPx[sd] = dev;
@@ -1812,7 +1899,7 @@ export class GateDetector {
         m++;
       }
     }
-    this.pnp.setLines(LM, LE, m);
+    if (!(globalThis as any).NOSET) this.pnp.setLines(LM, LE, m);
     return used;
   }
 }
