@@ -118,6 +118,14 @@ export class Pipeline implements Controller {
   readonly cerebellum: LatencyForwardModel | null;
   private lastCommandS = NaN;
   private plannedTarget = -2;
+  /**
+   * Re-plan from the current position on every corrected estimate (measured best with a prior map:
+   * 10/10 on the default track), or keep one path per target and move its gates (measured best
+   * while discovering a track: it keeps the approach to a newly found gate steady).
+   */
+  private get persistPath(): boolean {
+    return !this.cfg.prior;
+  }
   private plannedCount = 0;
   private readonly speed: SpeedPolicy;
   /** Discovery search: hold this height and turn at this rate until a gate is seen. */
@@ -241,8 +249,8 @@ export class Pipeline implements Controller {
           maxSpeedMS: speedForSigma(g.sigmaM, this.speed),
         }));
         // a new target starts a new path from here; a corrected estimate only moves the gates
-        if (h.target !== this.plannedTarget || gates.length !== this.plannedCount) this.follower.setPath(h.posEnuM, gates, norm(h.velEnuMS));
-        else this.follower.updateGates(gates);
+        if (this.persistPath && h.target === this.plannedTarget && gates.length === this.plannedCount) this.follower.updateGates(gates);
+        else this.follower.setPath(h.posEnuM, gates, norm(h.velEnuMS));
         this.plannedTarget = h.target;
         this.plannedCount = gates.length;
         this.replan = false;
