@@ -49,7 +49,7 @@
  *     Pose: the gate's up axis from the attitude, its yaw by a grid search minimising the distances
  *     of the model edges from the planes through the camera and the image lines (position by least
  *     squares for each yaw), then Levenberg–Marquardt on the lines alone (corners may be far outside
- *     the image). Needs three sides of the opening, or four lines in all; the fit must reproject
+ *     the image). Needs four lines (opening and checker edges together); the fit must reproject
  *     (≤ 2 px RMS) and stand upright (its up axis within 37° of the attitude estimate's).
  *
  * mono8 (best effort): orange is a mid-grey indistinguishable from ground and sky by brightness, so
@@ -316,8 +316,20 @@ export class GateDetector {
   private readonly lineN = new Float64Array(8); // 4 × (nx, ny)
   private readonly lineC = new Float64Array(4);
   private readonly lineRms = new Float64Array(4);
+  /** The last resolveAmbiguity() found the mirrored-tilt pose about as good (see GateSighting.poseAmbiguous). */
   private ambiguous = false;
-  // partial rings: component mark (stamped), contour, chain, Douglas–Peucker scratch, labelled edges
+  /** The outer quad's side lines (refineQuad's lineN/lineC, kept before the inner quad overwrites them). */
+  private readonly outerN = new Float64Array(8);
+  private readonly outerC = new Float64Array(4);
+  /** Per outer side: max distance of the inner-pose prediction from the fitted line, px (diagnostics). */
+  readonly outerDevPx = new Float64Array(4);
+  /** Line observations handed to the PnP: model (X, Y) pairs and (nx, ny, c) triples. */
+  private readonly lineModel = new Float64Array(32);
+  private readonly lineEq = new Float64Array(48);
+  /** Half-sizes of the orange face's edges: inner (opening + dark band) and outer (frame − checker), m. */
+  private readonly hIn: number;
+  private readonly hOut: number;
+  // partial rings: component mark (stamped), contour, chain, Douglas–Peucker scratch
   private mark = new Int32Array(0);
   private markStamp = 0;
   private ctrX = new Int32Array(0);
@@ -332,31 +344,23 @@ export class GateDetector {
   private readonly segLen = new Float64Array(8);
   private readonly segEnd = new Float64Array(32);
   private readonly segHave = new Uint8Array(8);
-  private tdx = 0;
-  private readonly A3 = new Float64Array(9);
   /** Edge-line planes through the camera (unit normals) by slot, and the yaw-scan axes (e1, e2, down). */
   private readonly planeN = new Float64Array(24);
   private readonly yawAx = new Float64Array(9);
+  /** 3 × 3 least-squares system (position from the edge planes). */
+  private readonly A3 = new Float64Array(9);
+  private readonly b3 = new Float64Array(3);
+  /** Unit direction from toward(). */
+  private tdx = 0;
+  private tdy = 0;
+  /** Counts from the last classifying scanEdge(). */
+  private scanDark = 0;
+  private scanWhite = 0;
   /** Scalar results of helpers (a double returned from a call that is not inlined is boxed). */
   private readonly scal = new Float64Array(3);
   /** Double arguments of helpers (scanEdge: segment, scan direction, t range; upAt/toward/poseFromLines: a pixel). */
   private readonly arg = new Float64Array(8);
   private readonly pt = new Float64Array(2);
-  /** Half-sizes of the orange face's edges: inner (opening + dark band) and outer (frame − checker), m. */
-  private readonly hIn: number;
-  private readonly hOut: number;
-  private readonly b3 = new Float64Array(3);
-  private tdy = 0;
-  private scanDark = 0;
-  private scanWhite = 0;
-  /** The outer quad's side lines (refineQuad's lineN/lineC, kept before the inner quad overwrites them). */
-  private readonly outerN = new Float64Array(8);
-  private readonly outerC = new Float64Array(4);
-  /** Per outer side: max distance of the inner-pose prediction from the fitted line, px (diagnostics). */
-  readonly outerDevPx = new Float64Array(4);
-  /** Line observations handed to the PnP: model (X, Y) pairs and (nx, ny, c) triples. */
-  private readonly lineModel = new Float64Array(32);
-  private readonly lineEq = new Float64Array(48);
   private readonly ex = new Float64Array(256);
   private readonly ey = new Float64Array(256);
   private readonly res = new Float64Array(256);
@@ -1394,7 +1398,7 @@ export class GateDetector {
    * ring; false = leave it a blob.
    */
   private partialRing(c: number, s: GateSighting, poolIdx: number): boolean {
-    const f = this.p.downsample, wd = this.wd, hd = this.hd, g = this.p.gate;
+    const f = this.p.downsample, wd = this.wd, hd = this.hd;
     const y0 = this.compY0[c]!, y1 = this.compY1[c]!;
     // 1. mark the component on the sub-sampled grid (stamped: no clearing)
     if (this.markStamp >= 0x3fffffff) { this.mark.fill(0); this.markStamp = 0; }
@@ -1430,12 +1434,13 @@ export class GateDetector {
       }
     }
     // 4. pose from the labelled lines
-    const hIn = g.innerM / 2 + g.innerBandM, hOut = g.outerM / 2 - g.checkerBandM;
+    const hIn = this.hIn, hOut = this.hOut;
     const have = this.segHave;
     let nIn = 0, nOut = 0;
     for (let k = 0; k < 4; k++) { nIn += have[k]!; nOut += have[4 + k]!; }
-    // at least 8 scalar observations (two to spare for 6 DoF), or three sides of the opening
-    if (nIn + nOut < 4 && nIn < 3) return false;
+    // at least four lines: 8 scalar observations, two to spare for 6 DoF (three lines fit exactly,
+    // whatever they are — in flight frames, the only such fits were wrong)
+    if (nIn + nOut < 4) return false;
     const M = this.modelPts, I = this.imagePts;
     let pose = this.pose;
     this.pnp.setLines(this.lineModel, this.lineEq, 0);
@@ -1470,10 +1475,9 @@ export class GateDetector {
     if (!this.fillFromPose(s, poolIdx, pose)) return false;
     const range = hyp3(s.posCamM![0], s.posCamM![1], s.posCamM![2]);
     if (!(range > 0.3 && range < 12)) return false;
-    // a pose from edges only: fewer lines, more trust in each
-    const nl = nIn + nOut;
+    // a pose from edges only: at most 0.85, less with a poorer fit or fewer sides of the opening
     const qFit = Math.exp(-((pose.rmsPx / 1.5) ** 2));
-    s.confidence = Math.max(0.3, Math.min(0.85, (0.35 + 0.5 * qFit) * (nIn >= 3 ? 1 : 0.85) * (nl >= 4 ? 1 : 0.9)));
+    s.confidence = Math.max(0.3, Math.min(0.85, (0.35 + 0.5 * qFit) * (nIn >= 3 ? 1 : 0.85)));
     return true;
   }
 
@@ -1899,7 +1903,7 @@ export class GateDetector {
         m++;
       }
     }
-    if (!(globalThis as any).NOSET) this.pnp.setLines(LM, LE, m);
+    this.pnp.setLines(LM, LE, m);
     return used;
   }
 }
