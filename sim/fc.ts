@@ -15,6 +15,7 @@
  * which is multiplied by the vehicle inertia into a torque demand (N·m). So P is in 1/s, I in 1/s²
  * and D is dimensionless, and one set of gains transfers between airframes of different inertia.
  */
+import { mixToMotors, newMixResult, parseMixerGeometry, type MixerGeometry, type MixResult } from '../src/regions/motor.js';
 import type { Vec3 } from '../src/math/vec3.js';
 import type { FlightCommand } from '../src/tracts/io.js';
 import type { RigidBodyState, VehicleParams } from './types.js';
@@ -117,14 +118,13 @@ export class FlightControllerEmulator {
   private readonly itermLimit: Vec3;
   private readonly relaxThresholdRadS: number;
   private readonly relaxCutoffHz: number;
-  private readonly minThrustN: number;
-  private readonly maxThrustN: number;
   private readonly maxRates: Vec3;
 
   // Scratch for the mixer (no allocation per update).
   private readonly torque: Float64Array = new Float64Array(3);
-  private readonly rp: Float64Array = new Float64Array(4);
-  private readonly yw: Float64Array = new Float64Array(4);
+  private readonly demand: { thrustN: number; torqueNm: Vec3 } = { thrustN: 0, torqueNm: [0, 0, 0] };
+  private readonly mixOut: MixResult = newMixResult();
+  private readonly geometry: MixerGeometry;
   private readonly out: MotorTuple = [0, 0, 0, 0];
 
   constructor(params: VehicleParams, opts: FcOptions = {}) {
@@ -133,8 +133,7 @@ export class FlightControllerEmulator {
     this.dtermLpfHz = opts.dtermLpfHz ?? 150;
     const weightN = p.massKg * GRAVITY_MS2;
     this.itermStartThrustN = (opts.itermStartThrustFrac ?? 0.3) * weightN;
-    this.minThrustN = p.motorMaxThrustN * p.motorIdle * p.motorIdle;
-    this.maxThrustN = p.motorMaxThrustN;
+    this.geometry = parseMixerGeometry({ armXM: p.armXM, armYM: p.armYM, motorMaxThrustN: p.motorMaxThrustN, yawTorquePerThrustM: p.yawTorquePerThrustM, motorIdle: p.motorIdle });
     this.maxRates = [...p.maxRateRadS];
     this.relaxThresholdRadS = opts.itermRelaxThresholdRadS ?? 30 * DEG;
     this.relaxCutoffHz = opts.itermRelaxCutoffHz ?? 15;
@@ -334,57 +333,19 @@ export class FlightControllerEmulator {
   }
 
   /**
-   * Collective + torques → per-motor thrust → command. Returns true when the torque demand had to
-   * be reduced. Airmode: when the motors' range is exceeded the collective is shifted (attitude
-   * authority wins over altitude); if even the full range cannot hold the differential demand, yaw
-   * is reduced first, then roll/pitch scaled together so the rotation axis is preserved.
+   * Collective + torques → per-motor command through the core's quad-X mixer (the exact inverse of
+   * the allocation in physics.ts, airmode-like: collective shifts first, then yaw, then roll/pitch
+   * scale together). Returns true when the torque demand had to be reduced.
    */
   private mix(thrustN: number, tauX: number, tauY: number, tauZ: number, out: MotorTuple): boolean {
-    const p = this.params;
-    // Inverse of the allocation in physics.ts; the sign patterns are orthogonal, hence the 1/4.
-    const kx = tauX / (4 * p.armYM), ky = tauY / (4 * p.armXM), kz = tauZ / (4 * p.yawTorquePerThrustM);
-    const rp = this.rp, yw = this.yw;
-    //          RR           FR           RL           FL
-    rp[0] = -kx + ky; rp[1] = -kx - ky; rp[2] = kx + ky; rp[3] = kx - ky;
-    yw[0] = kz; yw[1] = -kz; yw[2] = -kz; yw[3] = kz;
-
-    const avail = this.maxThrustN - this.minThrustN;
-    let saturated = false;
-    let yawScale = 1;
-    let rpScale = 1;
-    const rangeRp = range4(rp, yw, 0);
-    const rangeAll = range4(rp, yw, 1);
-    if (rangeAll > avail) {
-      saturated = true;
-      if (rangeRp <= avail) {
-        // range(rp + s·yw) is convex in s, so linear interpolation gives a safe (slightly
-        // conservative) s.
-        yawScale = rangeAll > rangeRp ? (avail - rangeRp) / (rangeAll - rangeRp) : 0;
-      } else {
-        yawScale = 0;
-        rpScale = avail / rangeRp;
-      }
-    }
-    const base = thrustN / 4;
-    let hi = -Infinity, lo = Infinity;
-    for (let i = 0; i < 4; i++) {
-      const t = base + rpScale * rp[i]! + yawScale * yw[i]!;
-      out[i] = t;
-      if (t > hi) hi = t;
-      if (t < lo) lo = t;
-    }
-    // Shift the collective into the motors' range (down when over the top, up when below idle).
-    let shift = 0;
-    if (hi > this.maxThrustN) shift = this.maxThrustN - hi;
-    if (lo + shift < this.minThrustN) shift = this.minThrustN - lo;
-    const idle = p.motorIdle;
-    for (let i = 0; i < 4; i++) {
-      const t = Math.max(0, out[i]! + shift);
-      // thrust = max · ω², and the motor settles at ω = u.
-      const u = Math.sqrt(t / this.maxThrustN);
-      out[i] = u < idle ? idle : u > 1 ? 1 : u;
-    }
-    return saturated;
+    const d = this.demand;
+    d.thrustN = thrustN;
+    d.torqueNm[0] = tauX;
+    d.torqueNm[1] = tauY;
+    d.torqueNm[2] = tauZ;
+    const r = mixToMotors(d, this.geometry, this.mixOut);
+    for (let i = 0; i < 4; i++) out[i] = r.motors[i]!;
+    return r.saturated;
   }
 
   private resetPid(): void {
@@ -396,15 +357,5 @@ export class FlightControllerEmulator {
   }
 }
 
-/** max − min of (rp + s·yw) over the four motors. */
-function range4(rp: Float64Array, yw: Float64Array, s: number): number {
-  let hi = -Infinity, lo = Infinity;
-  for (let i = 0; i < 4; i++) {
-    const t = rp[i]! + s * yw[i]!;
-    if (t > hi) hi = t;
-    if (t < lo) lo = t;
-  }
-  return hi - lo;
-}
 
 const clampAbs = (x: number, lim: number): number => (x < -lim ? -lim : x > lim ? lim : x);
