@@ -139,8 +139,9 @@ export function ablationMarkdown(r: AblationReport): string {
   lines.push(r.command);
   lines.push('```');
   lines.push('');
-  lines.push('Each cell: success rate (runs that flew every lap through every gate without a crash) · mean lap time of');
-  lines.push('clean laps · mean time of laps 2+ (flown from memory). "—" = no clean lap.');
+  lines.push('Each cell: success rate (runs that flew every lap through every gate without a crash) · gates passed of all');
+  lines.push('gates of all requested laps · mean lap time of clean laps · mean time of clean laps 2+ (flown from memory).');
+  lines.push('"—" = no clean lap.');
   lines.push('');
   lines.push('| variant | ' + r.conditions.map((c) => c.name).join(' | ') + ' |');
   lines.push('|---|' + r.conditions.map(() => '---').join('|') + '|');
@@ -148,7 +149,8 @@ export function ablationMarkdown(r: AblationReport): string {
     const cells = r.conditions.map((c) => {
       const x = r.cells.find((k) => k.variant === v.name && k.condition === c.name)!;
       const f = (t: number | null) => (t === null ? '—' : `${t.toFixed(2)} s`);
-      return `${Math.round(x.successRate * 100)} % · ${f(x.meanLapS)} · ${f(x.meanLaterLapS)}`;
+      const gates = x.gatesTotal > 0 ? `${Math.round((100 * x.gatesPassed) / x.gatesTotal)} % gates` : '—';
+      return `${Math.round(x.successRate * 100)} % · ${gates} · ${f(x.meanLapS)} · ${f(x.meanLaterLapS)}`;
     });
     lines.push(`| ${v.name} | ${cells.join(' | ')} |`);
   }
