@@ -43,6 +43,7 @@ program
   .option('--seed <n>', 'random seed (noise, gate perturbation, drops)', int('--seed', 0, 2 ** 31 - 1), RACE_DEFAULTS.seed)
   .option('--latency-ms <ms>', 'camera latency, exposure → arrival, ms (default: the camera profile\'s, 40 ms for aigp-vq)', num('--latency-ms', 0, 1000))
   .option('--drop-rate <p>', 'camera frame drop probability (default: the camera profile\'s, 0.01 for aigp-vq)', num('--drop-rate', 0, 0.95))
+  .option('--command-latency-ms <ms>', 'actuation latency: command → flight controller, ms', num('--command-latency-ms', 0, 1000), 0)
   .option('--no-map', 'do not give the controller the prior track map')
   .option('--no-perturb', 'place the real gates exactly where the map says')
   .option('--camera <profile>', `camera profile (${Object.keys(CAMERA_PROFILES).join(', ')})`, RACE_DEFAULTS.camera)
@@ -67,6 +68,7 @@ program
       cameraEnabled: !o['blind'],
       progress: Boolean(process.stderr.isTTY),
       statePath: o['state'] as string | undefined,
+      commandLatencyMs: Number(o['commandLatencyMs']),
     };
     const { result, record } = flyRace(opts);
     for (const l of summaryLines(result)) console.log(l);
