@@ -441,11 +441,12 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
   private checkPassage(): void {
     const g = this.gates[this.target];
     if (!g) return;
-    const f: Vec3 = [Math.cos(g.yawRad), Math.sin(g.yawRad), 0];
-    const c = this.gateCenter(this.target);
-    const rel: Vec3 = [this.axes[0].x[0]! - c[0], this.axes[1].x[0]! - c[1], this.axes[2].x[0]! - c[2]];
-    const x = dot(rel, f);
-    const lateral = Math.hypot(rel[0] - f[0] * x, rel[1] - f[1] * x, rel[2]);
+    // scalar arithmetic only: this runs at the IMU rate
+    const fx = Math.cos(g.yawRad), fy = Math.sin(g.yawRad);
+    const j = D + this.target;
+    const rx = this.axes[0].x[0]! - this.axes[0].x[j]!, ry = this.axes[1].x[0]! - this.axes[1].x[j]!, rz = this.axes[2].x[0]! - this.axes[2].x[j]!;
+    const x = rx * fx + ry * fy;
+    const lateral = Math.hypot(rx - fx * x, ry - fy * x, rz);
     if (this.prevGateX < 0 && x >= 0 && lateral < 2.5) this.advance();
     else this.prevGateX = x;
   }
@@ -534,8 +535,12 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
   }
 
   private writeOut(): void {
-    this.out.posEnuM = [this.axes[0].x[0]!, this.axes[1].x[0]!, this.axes[2].x[0]!];
-    this.out.velEnuMS = [this.axes[0].x[1]!, this.axes[1].x[1]!, this.axes[2].x[1]!];
+    // in place: the output is read within the tick (copy what you keep)
+    const p = this.out.posEnuM, v = this.out.velEnuMS;
+    for (let a = 0; a < 3; a++) {
+      p[a] = this.axes[a]!.x[0]!;
+      v[a] = this.axes[a]!.x[1]!;
+    }
     this.out.target = this.target;
     this.out.lap = this.lap;
   }

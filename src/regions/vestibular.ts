@@ -58,7 +58,7 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
   private lastS = NaN;
   private calibrated = false;
   private rejected = 0;
-  private prevRate: Vec3 = [0, 0, 0];
+  private readonly prevRate: Vec3 = [0, 0, 0];
   private readonly out: VestibularOutput;
   // ring buffer of (t, w, x, y, z)
   private readonly hist: Float64Array;
@@ -91,15 +91,24 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
       this.nCal++;
       if (s.stampS - this.firstS >= this.cfg.calibrationS) this.finishCalibration();
     } else {
-      const w: Vec3 = [s.gyroRadS[0] - this.gyroBias[0], s.gyroRadS[1] - this.gyroBias[1], s.gyroRadS[2] - this.gyroBias[2]];
+      const r = this.out.rateRadS, p = this.prevRate;
+      r[0] = s.gyroRadS[0] - this.gyroBias[0];
+      r[1] = s.gyroRadS[1] - this.gyroBias[1];
+      r[2] = s.gyroRadS[2] - this.gyroBias[2];
       // trapezoidal: the rate over the interval is the mean of its two end samples
-      const p = this.prevRate;
-      this.quat = quatIntegrate(this.quat, [(w[0] + p[0]) / 2, (w[1] + p[1]) / 2, (w[2] + p[2]) / 2], dt);
-      this.prevRate = w;
-      this.out.rateRadS = w;
+      integrateInPlace(this.quat, (r[0] + p[0]) / 2, (r[1] + p[1]) / 2, (r[2] + p[2]) / 2, dt);
+      p[0] = r[0];
+      p[1] = r[1];
+      p[2] = r[2];
     }
-    const a = quatRotate(this.quat, s.accelMS2);
-    this.out.accEnuMS2 = this.calibrated ? [a[0], a[1], a[2] - GRAVITY_MS2] : [0, 0, 0];
+    // world acceleration, gravity removed (in place: this runs at the IMU rate)
+    const acc = this.out.accEnuMS2;
+    if (this.calibrated) {
+      rotateInto(this.quat, s.accelMS2, acc);
+      acc[2] -= GRAVITY_MS2;
+    } else {
+      acc[0] = acc[1] = acc[2] = 0;
+    }
     this.out.quat = this.quat;
     this.out.calibrated = this.calibrated;
     this.out.stampS = s.stampS;
@@ -116,7 +125,7 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
     const pitch = Math.atan2(-ax, Math.hypot(ay, az));
     this.quat = quatFromEuler(roll, pitch, this.cfg.initialYawRad);
     this.calibrated = true;
-    this.prevRate = [0, 0, 0];
+    this.prevRate.fill(0);
   }
 
   private pushHistory(tS: number): void {
@@ -215,4 +224,32 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
     this.calibrated = false;
     this.histLen = 0;
   }
+}
+
+/** q ← normalize(q ⊗ exp(ω dt / 2)) in place (no allocation: this runs at the IMU rate). */
+function integrateInPlace(q: Quat, wx: number, wy: number, wz: number, dt: number): void {
+  const ang = Math.hypot(wx, wy, wz) * dt;
+  if (!(ang > 1e-12)) return;
+  const h = ang / 2, k = Math.sin(h) / (ang / dt);
+  const bw = Math.cos(h), bx = wx * k, by = wy * k, bz = wz * k;
+  const aw = q[0], ax = q[1], ay = q[2], az = q[3];
+  const w = aw * bw - ax * bx - ay * by - az * bz;
+  const x = aw * bx + ax * bw + ay * bz - az * by;
+  const y = aw * by - ax * bz + ay * bw + az * bx;
+  const z = aw * bz + ax * by - ay * bx + az * bw;
+  const n = Math.hypot(w, x, y, z) || 1;
+  q[0] = w / n;
+  q[1] = x / n;
+  q[2] = y / n;
+  q[3] = z / n;
+}
+
+/** out ← q ⊗ v ⊗ q* (body → world), in place. */
+function rotateInto(q: Quat, v: ArrayLike<number>, out: Vec3): void {
+  const w = q[0], x = q[1], y = q[2], z = q[3];
+  const vx = v[0]!, vy = v[1]!, vz = v[2]!;
+  const tx = 2 * (y * vz - z * vy), ty = 2 * (z * vx - x * vz), tz = 2 * (x * vy - y * vx);
+  out[0] = vx + w * tx + (y * tz - z * ty);
+  out[1] = vy + w * ty + (z * tx - x * tz);
+  out[2] = vz + w * tz + (x * ty - y * tx);
 }
