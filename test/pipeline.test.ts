@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Pipeline, WIRING, type PipelineConfig } from '../src/pipeline.js';
 import { RACE_DEFAULTS, buildSim, pipelineConfigFor } from '../src/cli/race.js';
 import { runRace } from '../sim/runner.js';
+import { PidController } from '../src/controllers/pid.js';
 
 const cfg: PipelineConfig = {
   vehicle: { massKg: 0.95, maxThrustN: 42, maxRateRadS: [13, 13, 5] },
@@ -105,5 +106,30 @@ describe('cerebellum in the loop', () => {
       expect(withCb.p.cerebellum!.filter.stats.updates).toBeGreaterThan(1000);
       expect(Math.hypot(...withCb.p.cerebellum!.filter.w)).toBeGreaterThan(0.01);
     }
+  });
+});
+
+describe('without a prior map', () => {
+  it('discovers the warm-up track on lap 1 and flies lap 2 from memory, faster', () => {
+    const o = { ...RACE_DEFAULTS, controller: 'pipeline' as const, track: 'warmup', laps: 2, seed: 3, latencyMs: 30, map: false };
+    const sim = buildSim(o);
+    const p = new Pipeline(pipelineConfigFor(sim, o));
+    const { result } = runRace(sim, p, { laps: 2, seed: 3, recordHz: 0 });
+    expect(result.completed).toBe(true);
+    expect(p.hippocampus.gates).toHaveLength(4);
+    expect(p.hippocampus.hasPrior).toBe(true); // the loop closed: the map is now the track
+    expect(result.laps[1]!.timeS).toBeLessThan(result.laps[0]!.timeS);
+  });
+});
+
+describe('pid baseline', () => {
+  it('servoes onto the first gate from pixels alone (no map, no memory)', () => {
+    const o = { ...RACE_DEFAULTS, controller: 'pid' as const, track: 'warmup', laps: 1, seed: 1, latencyMs: 30 };
+    const sim = buildSim(o);
+    const c = pipelineConfigFor(sim, o);
+    const pid = new PidController(c.vehicle, c.start, c.gate);
+    const { result } = runRace(sim, pid, { laps: 1, seed: 1, recordHz: 0, lapTimeoutS: 15 });
+    expect(result.privileged).toBe(false);
+    expect(result.events.some((e) => e.kind === 'gate' && e.gate === 0)).toBe(true);
   });
 });
