@@ -112,5 +112,10 @@ describe('hippocampus', () => {
     expect(h2.gates[0]!.sigmaM).toBeLessThan(0.1);
     expect(() => h2.loadState({ ...saved, schema: 99 })).toThrow(/schema 99/);
     expect(() => h2.loadState({ schema: 2, data: { gates: [] } })).toThrow(/0 gates/);
+    // a memory of another track with the same gate count is refused, and the prior stays in use
+    const other = JSON.parse(JSON.stringify(saved));
+    other.data.gates[1].centerEnuM = [-20, 3, 2];
+    expect(() => h2.loadState(other)).toThrow(/another track/);
+    expect(h2.gates[1]!.centerEnuM).toEqual(prior[1]!.centerEnuM);
   });
 });

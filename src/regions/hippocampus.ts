@@ -579,11 +579,19 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
     if (!Array.isArray(gates) || (this.hasPrior && gates.length !== this.prior.length) || gates.length > this.cfg.maxGates) {
       throw new Error(`hippocampus: learned map has ${Array.isArray(gates) ? gates.length : 'no'} gates, this track has ${this.prior.length}`);
     }
-    this.gates = gates.map((g: MapGate, i) => {
+    const loaded = gates.map((g: MapGate, i) => {
       const ok = Array.isArray(g.centerEnuM) && g.centerEnuM.length === 3 && g.centerEnuM.every(Number.isFinite) && Number.isFinite(g.yawRad) && Number.isFinite(g.sigmaM);
       if (!ok) throw new Error(`hippocampus: learned map gate ${i} is malformed`);
       return { ...cloneGate(g), sigmaM: clamp(g.sigmaM, 0.03, 5), yawSigmaRad: clamp(g.yawSigmaRad ?? this.cfg.mapYawSigmaRad, 0.005, 1) };
     });
+    // a memory of another track must not be flown here: every remembered gate has to stand near
+    // where this track's map puts it (real gates stand within a few decimetres of the map)
+    this.prior.forEach((pg, i) => {
+      const g = loaded[i]!;
+      const d = Math.hypot(g.centerEnuM[0] - pg.centerEnuM[0], g.centerEnuM[1] - pg.centerEnuM[1], g.centerEnuM[2] - pg.centerEnuM[2]);
+      if (d > 2) throw new Error(`hippocampus: learned map gate ${i} is ${d.toFixed(1)} m from this track's gate ${i}: the state file is for another track`);
+    });
+    this.gates = loaded;
     if (this.gates.length > 0) this.mapKnown = true;
     this.resetFilter();
     const seq = s.data['sequence'];
