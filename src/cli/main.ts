@@ -10,6 +10,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { CONTROLLERS, RACE_DEFAULTS, flyRace, summaryLines, writeOutputs, type ControllerName } from './race.js';
 import { renderStill } from './render.js';
 import { ablationMarkdown, runAblation } from './ablate.js';
+import { probeFc, probeLines } from './fc.js';
 import { listTracks, loadTrack } from '../../sim/track.js';
 import { listVehicles } from '../../sim/vehicle.js';
 import { CAMERA_PROFILES } from '../../sim/camera.js';
@@ -99,6 +100,19 @@ program
     if (o['json']) writeFileSync(String(o['json']), JSON.stringify(report, null, 2) + '\n');
     if (o['md']) writeFileSync(String(o['md']), md);
     console.log(md);
+  });
+
+const fc = program.command('fc').description('flight controllers');
+
+fc.command('probe')
+  .description('print a flight controller\'s identity, armed state, arming flags by name and preflight findings')
+  .requiredOption('--link <uri>', 'serial:/dev/ttyTHS1:115200, tcp:127.0.0.1:5761 (Betaflight SITL) or udp:host:port')
+  .option('--timeout-ms <ms>', 'give up after this long without a connection', int('--timeout-ms', 100, 60_000), 3000)
+  .option('--json', 'print the report as JSON')
+  .action(async (o: Record<string, unknown>) => {
+    const r = await probeFc(String(o['link']), Number(o['timeoutMs']));
+    if (o['json']) console.log(JSON.stringify(r, null, 2));
+    else for (const l of probeLines(r)) console.log(l);
   });
 
 const sim = program.command('sim').description('the built-in simulator');
