@@ -131,6 +131,19 @@ export abstract class Link extends EventEmitter<LinkEvents> {
 
   protected abstract shutdown(): Promise<void>;
 
+  /** Queue bytes on a byte stream (TCP socket, serial port): refused and counted when down or backed up. */
+  protected writeToStream(stream: { writableLength: number; write(chunk: Buffer): unknown } | undefined, buf: Uint8Array): boolean {
+    if (!this.connected || !stream || stream.writableLength > this.opts.maxBufferedBytes) return this.drop();
+    try {
+      stream.write(Buffer.from(buf));
+    } catch (e) {
+      this.reportError(errorOf(e));
+      return this.drop();
+    }
+    this.stats.bytesOut += buf.length;
+    return true;
+  }
+
   protected drop(): false {
     this.stats.dropped++;
     return false;
@@ -211,16 +224,7 @@ export class TcpLink extends Link {
   }
 
   write(buf: Uint8Array): boolean {
-    const s = this.socket;
-    if (!this.connected || !s || s.writableLength > this.opts.maxBufferedBytes) return this.drop();
-    try {
-      s.write(Buffer.from(buf));
-    } catch (e) {
-      this.reportError(errorOf(e));
-      return this.drop();
-    }
-    this.stats.bytesOut += buf.length;
-    return true;
+    return this.writeToStream(this.socket, buf);
   }
 
   protected async shutdown(): Promise<void> {
@@ -388,16 +392,7 @@ export class SerialLink extends Link {
   }
 
   write(buf: Uint8Array): boolean {
-    const port = this.port;
-    if (!this.connected || !port || port.writableLength > this.opts.maxBufferedBytes) return this.drop();
-    try {
-      port.write(Buffer.from(buf));
-    } catch (e) {
-      this.reportError(errorOf(e));
-      return this.drop();
-    }
-    this.stats.bytesOut += buf.length;
-    return true;
+    return this.writeToStream(this.port, buf);
   }
 
   protected async shutdown(): Promise<void> {
