@@ -152,62 +152,94 @@ export class GatePathFollower {
   }
 
   step(posEnuM: Vec3, velEnuMS: Vec3): GuidanceOutput {
-    const p = posEnuM, v = velEnuMS;
-    if (this.path.length < 2) return { accEnuMS2: [-v[0], -v[1], -v[2]], yawRad: this.yawRad, speedRefMS: 0, segment: 0, finished: true };
+    const p = posEnuM, v = velEnuMS, out = this.out, acc3 = out.accEnuMS2;
+    if (this.path.length < 2) {
+      acc3[0] = -v[0];
+      acc3[1] = -v[1];
+      acc3[2] = -v[2];
+      out.yawRad = this.yawRad;
+      out.speedRefMS = 0;
+      out.segment = 0;
+      out.finished = true;
+      return out;
+    }
     // move on once past the current segment's end, or once the next segment is nearer (a path whose
     // gates moved under a sighting may put the drone beside a vertex rather than before it)
     while (this.seg < this.segLen.length - 1) {
       const a = this.path[this.seg]!.p, b = this.path[this.seg + 1]!.p, c = this.path[this.seg + 2]!.p;
-      const ab = sub(b, a);
-      if (dot(sub(p, a), ab) / Math.max(1e-9, dot(ab, ab)) >= 1 || distToSegment(p, b, c) < distToSegment(p, a, b) - 0.05) {
+      const abx = b[0] - a[0], aby = b[1] - a[1], abz = b[2] - a[2];
+      const along = ((p[0] - a[0]) * abx + (p[1] - a[1]) * aby + (p[2] - a[2]) * abz) / Math.max(1e-9, abx * abx + aby * aby + abz * abz);
+      if (along >= 1 || distToSegment(p, b, c) < distToSegment(p, a, b) - 0.05) {
         this.seg++;
         continue;
       }
       break;
     }
+    // scalar arithmetic and preallocated outputs: this runs at the command rate
     const a = this.path[this.seg]!, b = this.path[this.seg + 1]!;
-    const ab = sub(b.p, a.p);
-    const L = Math.max(1e-9, norm(ab));
-    const tan: Vec3 = [ab[0] / L, ab[1] / L, ab[2] / L];
-    const t = clamp(dot(sub(p, a.p), tan), 0, L);
+    const abx = b.p[0] - a.p[0], aby = b.p[1] - a.p[1], abz = b.p[2] - a.p[2];
+    const L = Math.max(1e-9, Math.hypot(abx, aby, abz));
+    const tx = abx / L, ty = aby / L, tz = abz / L;
+    const t = clamp((p[0] - a.p[0]) * tx + (p[1] - a.p[1]) * ty + (p[2] - a.p[2]) * tz, 0, L);
     const finished = this.seg === this.segLen.length - 1 && t >= L - 1e-6;
-    const pRef: Vec3 = [a.p[0] + tan[0] * t, a.p[1] + tan[1] * t, a.p[2] + tan[2] * t];
+    const rx = a.p[0] + tx * t, ry = a.p[1] + ty * t, rz = a.p[2] + tz * t;
     const { accelMS2: acc, cruiseMS: cruise, kv, kp } = this.cfg;
     const vB = Math.sqrt(b.vMax ** 2 + 2 * acc * BRAKE * (L - t));
     const vRef = Math.min(cruise, vB, Math.max(a.vMax, Math.sqrt(a.vMax ** 2 + 2 * acc * t)));
     // pure pursuit toward a carrot ahead on the path anticipates corners; the pull keeps the
     // gate axis tracked tightly
-    const speed = norm(v);
-    const carrot = this.lookAhead(t, 1.0 + 0.35 * speed);
-    const dir = normalize(sub(carrot, p));
-    const out: Vec3 = [
-      kv * (dir[0] * vRef - v[0]) + kp * (pRef[0] - p[0]),
-      kv * (dir[1] * vRef - v[1]) + kp * (pRef[1] - p[1]),
-      kv * (dir[2] * vRef - v[2]) + kp * (pRef[2] - p[2]),
-    ];
-    const ahead = this.lookAhead(t, 3);
-    const dx = ahead[0] - p[0], dy = ahead[1] - p[1];
-    if (Math.hypot(dx, dy) > 0.5) this.yawRad = Math.atan2(dy, dx);
-    return { accEnuMS2: out, yawRad: this.yawRad, speedRefMS: vRef, segment: this.seg, finished };
+    const speed = Math.hypot(v[0], v[1], v[2]);
+    const carrot = this.lookAhead(t, 1.0 + 0.35 * speed, this.scratch);
+    let dx = carrot[0] - p[0], dy = carrot[1] - p[1], dz = carrot[2] - p[2];
+    const dn = Math.hypot(dx, dy, dz);
+    if (dn > 1e-12) {
+      dx /= dn;
+      dy /= dn;
+      dz /= dn;
+    } else dx = dy = dz = 0;
+    acc3[0] = kv * (dx * vRef - v[0]) + kp * (rx - p[0]);
+    acc3[1] = kv * (dy * vRef - v[1]) + kp * (ry - p[1]);
+    acc3[2] = kv * (dz * vRef - v[2]) + kp * (rz - p[2]);
+    const ahead = this.lookAhead(t, 3, this.scratch);
+    const hx = ahead[0] - p[0], hy = ahead[1] - p[1];
+    if (Math.hypot(hx, hy) > 0.5) this.yawRad = Math.atan2(hy, hx);
+    out.yawRad = this.yawRad;
+    out.speedRefMS = vRef;
+    out.segment = this.seg;
+    out.finished = finished;
+    return out;
   }
 
-  private lookAhead(t: number, distM: number): Vec3 {
+  /** Reused every tick: copy what you keep. */
+  private readonly out: GuidanceOutput = { accEnuMS2: [0, 0, 0], yawRad: 0, speedRefMS: 0, segment: 0, finished: false };
+  private readonly scratch: Vec3 = [0, 0, 0];
+
+  private lookAhead(t: number, distM: number, into: Vec3): Vec3 {
     let i = this.seg;
     let left = distM + t;
     while (i < this.segLen.length && left > this.segLen[i]!) {
       left -= this.segLen[i]!;
       i++;
     }
-    if (i >= this.segLen.length) return this.path[this.path.length - 1]!.p;
+    if (i >= this.segLen.length) {
+      const e = this.path[this.path.length - 1]!.p;
+      into[0] = e[0];
+      into[1] = e[1];
+      into[2] = e[2];
+      return into;
+    }
     const a = this.path[i]!.p, b = this.path[i + 1]!.p;
     const f = left / Math.max(1e-9, this.segLen[i]!);
-    return [a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f, a[2] + (b[2] - a[2]) * f];
+    into[0] = a[0] + (b[0] - a[0]) * f;
+    into[1] = a[1] + (b[1] - a[1]) * f;
+    into[2] = a[2] + (b[2] - a[2]) * f;
+    return into;
   }
 }
 
 /** Distance from p to the segment [a, b]. */
 function distToSegment(p: Vec3, a: Vec3, b: Vec3): number {
-  const ab = sub(b, a);
-  const t = clamp(dot(sub(p, a), ab) / Math.max(1e-12, dot(ab, ab)), 0, 1);
-  return norm(sub(p, [a[0] + ab[0] * t, a[1] + ab[1] * t, a[2] + ab[2] * t]));
+  const abx = b[0] - a[0], aby = b[1] - a[1], abz = b[2] - a[2];
+  const t = clamp(((p[0] - a[0]) * abx + (p[1] - a[1]) * aby + (p[2] - a[2]) * abz) / Math.max(1e-12, abx * abx + aby * aby + abz * abz), 0, 1);
+  return Math.hypot(p[0] - a[0] - abx * t, p[1] - a[1] - aby * t, p[2] - a[2] - abz * t);
 }
