@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { parseParams } from './params.js';
-import { allFinite, f64ToList, readF64Into, readNumber } from './state.js';
+import { allFinite, f64ToList, readF64Into, readNumber, linearPredict } from './state.js';
 
 export const NlmsParams = z.object({
   inputs: z.number().int().min(1).max(100_000).describe('feature dimension m'),
@@ -62,14 +62,7 @@ export class NlmsReadout {
   }
 
   predict(phi: ArrayLike<number>, out: Float64Array): Float64Array {
-    const m = this.inputs, w = this.w;
-    for (let j = 0; j < this.outputs; j++) {
-      let s = 0;
-      const b = j * m;
-      for (let i = 0; i < m; i++) s += w[b + i]! * phi[i]!;
-      out[j] = s;
-    }
-    return out;
+    return linearPredict(this.w, this.inputs, this.outputs, phi, out);
   }
 
   /** One step towards `target`; `mask` (per output, non-zero = learn) skips unknown targets. */

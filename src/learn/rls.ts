@@ -13,7 +13,7 @@
  */
 import { z } from 'zod';
 import { parseParams } from './params.js';
-import { allFinite, f64ToList, readF64Into, readNumber } from './state.js';
+import { allFinite, f64ToList, readF64Into, readNumber, linearPredict } from './state.js';
 
 export const RlsParams = z.object({
   inputs: z.number().int().min(1).max(4096).describe('feature dimension m'),
@@ -69,14 +69,7 @@ export class RlsReadout {
 
   /** out = W·φ. */
   predict(phi: ArrayLike<number>, out: Float64Array): Float64Array {
-    const m = this.inputs, w = this.w;
-    for (let j = 0; j < this.outputs; j++) {
-      let s = 0;
-      const b = j * m;
-      for (let i = 0; i < m; i++) s += w[b + i]! * phi[i]!;
-      out[j] = s;
-    }
-    return out;
+    return linearPredict(this.w, this.inputs, this.outputs, phi, out);
   }
 
   /**

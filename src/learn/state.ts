@@ -52,3 +52,14 @@ export function allFinite(a: ArrayLike<number>, n = a.length): boolean {
   for (let i = 0; i < n; i++) if (!Number.isFinite(a[i]!)) return false;
   return true;
 }
+
+/** out = W·φ for a row-major outputs × inputs weight matrix (the linear readout RLS and NLMS share). */
+export function linearPredict(w: Float64Array, inputs: number, outputs: number, phi: ArrayLike<number>, out: Float64Array): Float64Array {
+  for (let j = 0; j < outputs; j++) {
+    let s = 0;
+    const b = j * inputs;
+    for (let i = 0; i < inputs; i++) s += w[b + i]! * phi[i]!;
+    out[j] = s;
+  }
+  return out;
+}

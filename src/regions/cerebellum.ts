@@ -29,7 +29,7 @@
 import { z } from 'zod';
 import { AlphaFilterBank, DelayLine, logSpacedTaus } from '../learn/filters.js';
 import { parseParams } from '../learn/params.js';
-import { allFinite, checkSchema, f64ToList, readF64Into, readNumber, readObject } from '../learn/state.js';
+import { allFinite, checkSchema, f64ToList, readBool, readF64Into, readNumber, readObject } from '../learn/state.js';
 import type { LearnedState, Region } from './region.js';
 
 export const CEREBELLUM_SCHEMA = 1;
@@ -252,9 +252,7 @@ export class Cerebellum implements Region<CerebellumInput, CerebellumOutput> {
     this.bank.loadState(readObject(d, 'bank', where), `${where}.bank`);
     this.delay.loadState(readObject(d, 'delay', where), `${where}.delay`);
     readF64Into(d, 'elig', this.elig, where);
-    const ev = d['eligValid'];
-    if (typeof ev !== 'boolean') throw new Error(`${where}: field 'eligValid' missing or not a boolean`);
-    this.eligValid = ev;
+    this.eligValid = readBool(d, 'eligValid', where);
     this.meanPower = readNumber(d, 'meanPower', where);
     this.tS = readNumber(d, 'tS', where);
     const st = readObject(d, 'stats', where);

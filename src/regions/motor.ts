@@ -19,7 +19,7 @@ import { z } from 'zod';
 import type { Quat } from '../math/quat.js';
 import type { Vec3 } from '../math/vec3.js';
 import type { CtbrCommand, MotorsCommand } from '../tracts/io.js';
-import { clampDt, type LearnedState, type Region } from './region.js';
+import { clampDt, refuseLearnedState, type LearnedState, type Region } from './region.js';
 
 const DEG = Math.PI / 180;
 
@@ -284,7 +284,7 @@ export class MotorStage implements Region<MotorStageInput, MotorStageOutput> {
   }
 
   loadState(s: LearnedState): void {
-    throw new Error(`${this.name} is innate and has no learned state (got schema ${String(s?.schema)})`);
+    refuseLearnedState(this.name, s);
   }
 
   reset(): void {

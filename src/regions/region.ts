@@ -23,3 +23,8 @@ export interface Region<I, O> {
 
 /** Clamp a tick's dt like PX4 does: guard the learners against zero, negative or huge steps. */
 export const clampDt = (dtS: number): number => (Number.isFinite(dtS) ? Math.min(0.05, Math.max(0.000125, dtS)) : 0.004);
+
+/** What an innate region's loadState does: there is nothing learned to load, so any snapshot is refused. */
+export function refuseLearnedState(region: string, s: LearnedState | null | undefined): never {
+  throw new Error(`${region} is innate and has no learned state (got schema ${String((s as { schema?: unknown } | null | undefined)?.schema)})`);
+}

@@ -35,7 +35,7 @@
 import { z } from 'zod';
 import type { Vec3 } from '../math/vec3.js';
 import type { CtbrCommand, ImuSample } from '../tracts/io.js';
-import { clampDt, type LearnedState, type Region } from './region.js';
+import { clampDt, refuseLearnedState, type LearnedState, type Region } from './region.js';
 
 const DEG = Math.PI / 180;
 
@@ -410,7 +410,7 @@ export class Guard implements Region<GuardInput, GuardOutput> {
   }
 
   loadState(s: LearnedState): void {
-    throw new Error(`${this.name} is innate and has no learned state (got schema ${String(s?.schema)})`);
+    refuseLearnedState(this.name, s);
   }
 
   /** Back to tick 0: clears latches, timers and counters. */
@@ -609,7 +609,7 @@ export class Rewards implements Region<RewardInput, RewardOutput> {
   }
 
   loadState(s: LearnedState): void {
-    throw new Error(`${this.name} is innate and has no learned state (got schema ${String(s?.schema)})`);
+    refuseLearnedState(this.name, s);
   }
 
   reset(): void {
