@@ -1,0 +1,49 @@
+/**
+ * The daemon's edge: a Transport brings sensor samples in and takes commands out. ZeroMQ, ROS 2,
+ * the AI Grand Prix MAVLink link, the in-process simulator and the firmware bridges all implement
+ * this one interface; the daemon and the pipeline never see a socket, a message class or a wire
+ * format. Transports convert to the tracts in src/tracts/io.ts (ENU world, FLU body, SI units,
+ * seconds on the sensor clock) and report what they could not convert through `sink.reject`.
+ */
+import type { CameraFrame, FlightCommand, ImuSample } from '../tracts/io.js';
+
+/** Why an input was dropped; counted per kind in the health line. */
+export type RejectKind =
+  | 'malformed' // could not be parsed at all (bad multipart, truncated datagram, unknown field)
+  | 'decode' // parsed, but the payload does not decode (a JPEG that fails, wrong byte count)
+  | 'encoding' // an image encoding or size the pipeline does not take
+  | 'non-finite' // NaN/Inf in a numeric field
+  | 'time' // non-monotonic or stale timestamp
+  | 'incomplete'; // a chunked frame that never completed
+
+export interface SensorSink {
+  imu(sample: ImuSample): void;
+  frame(frame: CameraFrame): void;
+  /**
+   * Lockstep transports only: the far side has advanced to sensor time nowS and waits for one
+   * command (send(cmd) or send(null)) before it steps on.
+   */
+  tick(nowS: number): void;
+  /** An input that was dropped, with a short reason for the (rate-limited) log. */
+  reject(kind: RejectKind, detail: string): void;
+  /** The link itself went down or came back (the health line and the failsafe read this). */
+  linkState(up: boolean, detail: string): void;
+}
+
+export interface Transport {
+  readonly name: string;
+  /**
+   * 'realtime': sensors arrive on their own clock; the daemon commands at its configured rate.
+   * 'lockstep': the far side calls sink.tick() and waits for exactly one send() in reply.
+   */
+  readonly clock: 'realtime' | 'lockstep';
+  open(sink: SensorSink): Promise<void>;
+  /** Send a command (null in lockstep = "no new command, step on"). Never throws on a dead link. */
+  send(cmd: FlightCommand | null): void;
+  /** Tell the vehicle to disarm (or the transport's failsafe) and wait until it has left. */
+  disarm(reason: string): Promise<void>;
+  /** Release every socket and timer. Idempotent. */
+  close(): Promise<void>;
+  /** Transport-specific counters for the health line (bytes, datagrams, reconnects...). */
+  counters?(): Record<string, number>;
+}
