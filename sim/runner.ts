@@ -100,7 +100,7 @@ export function runRace(sim: Sim, controller: Controller, opts: RunOptions): { r
   return { result, record: rec.finish(sim.trueTrack, sim.mapTrack, result) };
 }
 
-function summarize(sim: Sim, controller: Controller, seed: number, laps: number, wallS: number): RaceResult {
+export function summarize(sim: Sim, controller: Pick<Controller, 'name' | 'privileged'>, seed: number, laps: number, wallS: number): RaceResult {
   const events = sim.events;
   const gatesTotal = sim.trueTrack.gates.length;
   const out: LapResult[] = [];

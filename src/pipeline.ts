@@ -67,6 +67,8 @@ export interface PipelineConfig {
   speed?: Partial<SpeedPolicy>;
   /** Ablations: switch a learned region off. */
   ablate?: { hippocampusMemory?: boolean; cerebellum?: boolean };
+  /** Failsafe timing for the guard (sensor-loss timeouts); the limits come from the vehicle. */
+  guard?: { frameTimeoutS?: number; imuTimeoutS?: number; failsafeDisarmAfterS?: number };
   /** The cerebellum's prediction horizon: the actuation latency it plans through, s. */
   cerebellumHorizonS?: number;
 }
@@ -143,7 +145,7 @@ export class Pipeline implements Controller {
     const hoverN = cfg.vehicle.massKg * 9.81;
     this.motor = new MotorStage({ massKg: cfg.vehicle.massKg, maxThrustN: cfg.vehicle.maxThrustN * 0.92, maxRateRadS: cfg.vehicle.maxRateRadS, attitudeGainsPerS: [12, 12, 5] });
     // the guard's tilt limit sits above the motor stage's (60°) so it only acts when something is wrong
-    this.guard = new Guard({ hoverThrustN: hoverN, maxThrustN: cfg.vehicle.maxThrustN * 0.95, maxRateRadS: cfg.vehicle.maxRateRadS, maxTiltRad: (80 * Math.PI) / 180 });
+    this.guard = new Guard({ hoverThrustN: hoverN, maxThrustN: cfg.vehicle.maxThrustN * 0.95, maxRateRadS: cfg.vehicle.maxRateRadS, maxTiltRad: (80 * Math.PI) / 180, ...cfg.guard });
     this.planGates = cfg.planGates ?? 3;
     this.cerebellum = cfg.ablate?.cerebellum ? null : new LatencyForwardModel(cfg.cerebellumHorizonS ?? 0.1);
   }

@@ -2,6 +2,8 @@
 /**
  * The brainpilot command line. Subcommands:
  *   race          fly the built-in sim closed loop and report laps
+ *   run           the daemon: fly over the transport a config file names
+ *   sim serve     the built-in sim as its own process on a wire (ZeroMQ, AI Grand Prix, ROS 2)
  *   sim render    write the camera view at the start pose (or a given pose)
  *   sim tracks    list the shipped tracks
  */
@@ -11,6 +13,8 @@ import { CONTROLLERS, RACE_DEFAULTS, flyRace, summaryLines, writeOutputs, type C
 import { renderStill } from './render.js';
 import { ablationMarkdown, runAblation } from './ablate.js';
 import { probeFc, probeLines } from './fc.js';
+import { makeLogger, runFromConfig } from './run.js';
+import { serveSim } from './serve.js';
 import { listTracks, loadTrack } from '../../sim/track.js';
 import { listVehicles } from '../../sim/vehicle.js';
 import { CAMERA_PROFILES } from '../../sim/camera.js';
@@ -102,6 +106,15 @@ program
     console.log(md);
   });
 
+program
+  .command('run')
+  .description('run the daemon: fly over the transport the config names (config/*.yaml), until the far side ends or SIGINT/SIGTERM (which disarm first)')
+  .requiredOption('--config <file>', 'YAML configuration (see config/default.yaml)')
+  .option('--log-level <level>', 'override log.level')
+  .action(async (o: Record<string, unknown>) => {
+    process.exitCode = await runFromConfig(String(o['config']), o['logLevel'] ? { logLevel: String(o['logLevel']) } : {});
+  });
+
 const fc = program.command('fc').description('flight controllers');
 
 fc.command('probe')
@@ -138,6 +151,42 @@ sim
     });
     writeFileSync(out, bytes);
     console.log(`wrote ${out}`);
+  });
+
+sim
+  .command('serve')
+  .description('run the built-in simulator as a server on a wire protocol, until the laps are flown or the drone crashes')
+  .option('--zmq <endpoint>', 'ZeroMQ: bind here (e.g. tcp://127.0.0.1:5555)')
+  .option('--aigp [host]', 'AI Grand Prix VQ wire: MAVLink v2 to <host>:14550 and chunked JPEG to <host>:5600 (default 127.0.0.1)')
+  .option('--ros2', 'a ROS 2 node publishing Image + Imu and taking commands (needs a sourced ROS 2)')
+  .option('--track <name|file>', 'track', RACE_DEFAULTS.track)
+  .option('--vehicle <name|file>', 'vehicle', RACE_DEFAULTS.vehicle)
+  .option('--laps <n>', 'laps', int('--laps', 1, 100), RACE_DEFAULTS.laps)
+  .option('--seed <n>', 'seed', int('--seed', 0, 2 ** 31 - 1), RACE_DEFAULTS.seed)
+  .option('--latency-ms <ms>', 'camera latency, ms', num('--latency-ms', 0, 1000))
+  .option('--drop-rate <p>', 'camera frame drop probability', num('--drop-rate', 0, 0.95))
+  .option('--realtime <factor>', 'pace the sim: sim seconds per wall second (0 = lockstep, ZeroMQ only)', num('--realtime', 0, 100))
+  .option('--json <file>', 'write the results JSON here')
+  .action(async (o: Record<string, unknown>) => {
+    const wires = (['zmq', 'aigp', 'ros2'] as const).filter((w) => o[w] !== undefined && o[w] !== false);
+    if (wires.length !== 1) throw new InvalidArgumentError('sim serve: choose exactly one of --zmq <endpoint>, --aigp [host], --ros2');
+    const wire = wires[0]!;
+    const log = makeLogger(process.env['BRAINPILOT_LOG'] ?? 'info', Boolean(process.stderr.isTTY));
+    const result = await serveSim({
+      wire,
+      ...(typeof o[wire] === 'string' ? { endpoint: String(o[wire]) } : {}),
+      track: String(o['track']),
+      vehicle: String(o['vehicle']),
+      seed: Number(o['seed']),
+      laps: Number(o['laps']),
+      ...(o['latencyMs'] !== undefined ? { latencyMs: Number(o['latencyMs']) } : {}),
+      ...(o['dropRate'] !== undefined ? { dropRate: Number(o['dropRate']) } : {}),
+      realtimeFactor: o['realtime'] !== undefined ? Number(o['realtime']) : wire === 'zmq' ? 0 : 1,
+      log,
+    });
+    for (const l of summaryLines(result)) console.log(l);
+    if (o['json']) writeFileSync(String(o['json']), JSON.stringify(result, null, 2) + '\n');
+    process.exitCode = result.completed ? 0 : 1;
   });
 
 sim

@@ -190,7 +190,7 @@ export function parseConfig(raw: unknown, source = 'config'): BrainpilotConfig {
     }
     if (i.code === 'invalid_union' && 'discriminator' in i) {
       const kind = (i.input as { kind?: unknown } | undefined)?.kind;
-      return `${path}.kind: got ${show(kind)}; expected one of ${transportSchema.options.map((o) => `"${o.shape.kind.value}"`).join(', ')}`;
+      return `${path}: got ${show(kind)}; expected one of ${transportSchema.options.map((o) => `"${o.shape.kind.value}"`).join(', ')}`;
     }
     return `${path}: got ${show(i.input)}; ${i.message}`;
   });

@@ -44,6 +44,8 @@ export interface Transport {
   disarm(reason: string): Promise<void>;
   /** Release every socket and timer. Idempotent. */
   close(): Promise<void>;
+  /** Resolves when the far side ends the session on its own (a simulator that finished its laps). */
+  readonly ended?: Promise<string>;
   /** Transport-specific counters for the health line (bytes, datagrams, reconnects...). */
   counters?(): Record<string, number>;
 }
