@@ -38,6 +38,15 @@ describe('architecture', () => {
     expect(offenders).toEqual([]);
   });
 
+  it('the core (pipeline, regions, daemon) imports no transport, socket or native link library', () => {
+    // transports are adapters at the edge: only src/transports/ and src/cli/ may reach for them
+    const inner = core.filter((f) => !relative(root, f).startsWith(join('src', 'transports')));
+    const banned = /^(zeromq|rclnodejs|node-mavlink|mavlink-mappings|serialport|@serialport\/.*|node:dgram|node:net|dgram|net)$|(^|\/)transports\//;
+    const offenders: string[] = [];
+    for (const f of inner) for (const spec of importsOf(f)) if (banned.test(spec)) offenders.push(`${relative(root, f)} imports ${spec}`);
+    expect(offenders).toEqual([]);
+  });
+
   it('the rule detects a violation (self-check on a synthetic source)', () => {
     const fake = "import { Sim } from '../../sim/world.js';";
     expect([...fake.matchAll(/from\s*['"]([^'"]+)['"]/g)].map((m) => m[1]).some((s) => /(^|\/)(sim|firmware-bridge)\//.test(s!))).toBe(true);
