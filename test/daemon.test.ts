@@ -16,6 +16,7 @@ import type { SensorSink, Transport } from '../src/daemon/transport.js';
 import type { Controller } from '../src/tracts/controller.js';
 import type { CameraFrame, FlightCommand, ImuSample } from '../src/tracts/io.js';
 import { startDaemon } from '../src/cli/run.js';
+import { CompositeTransport } from '../src/daemon/composite.js';
 import { packageRoot } from '../src/paths.js';
 import { readdirSync } from 'node:fs';
 
@@ -203,6 +204,32 @@ describe('daemon', () => {
     expect(t.sent.every((x) => x !== null && x.kind === 'ctbr' && Number.isFinite(x.thrustN))).toBe(true);
     await d.stop('test');
     expect(t.log.filter((l) => l.startsWith('disarm'))).toHaveLength(2); // the guard's, then stop's own (idempotent on the FC)
+  });
+});
+
+describe('composite transport (FC link + separate camera)', () => {
+  it('takes IMU and commands from the FC side and frames from the camera side only; closes the FC first', async () => {
+    const fcT = new FakeTransport('realtime');
+    const camT = new FakeTransport('realtime');
+    const comp = new CompositeTransport(fcT, camT);
+    const c = new CountingController();
+    const d = new Daemon({ controller: c, transport: comp, log: quiet, rateHz: 100, healthIntervalS: 0 });
+    await d.start();
+    fcT.sink.imu(imu(1));
+    fcT.sink.frame(frame(0.99)); // an FC link has no business sending frames
+    camT.sink.imu(imu(1.001)); // nor a camera IMU
+    camT.sink.frame(frame(0.995));
+    camT.sink.reject('decode', 'bad jpeg');
+    expect([c.imus, c.frames]).toEqual([1, 1]);
+    expect(comp.counters()).toMatchObject({ framesFromFcIgnored: 1, imuFromCameraIgnored: 1 });
+    expect(d.health().drops).toEqual({ decode: 1 });
+    const order: string[] = [];
+    fcT.close = async () => void order.push('fc');
+    camT.close = async () => void order.push('camera');
+    await d.stop('test');
+    expect(fcT.log).toContain('disarm:test');
+    expect(camT.log).not.toContain('disarm:test');
+    expect(order).toEqual(['fc', 'camera']);
   });
 });
 

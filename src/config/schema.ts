@@ -119,6 +119,21 @@ export const transportSchema = z.discriminatedUnion('kind', [
   mavlinkFc('ardupilot', 'tcp:127.0.0.1:5760'),
 ]);
 
+/** A separate camera source, for links that carry no frames (MSP, MAVLink to a real FC). */
+export const framesSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('zmq'),
+    /** A publisher of frames in brainpilot's ZeroMQ format (docs/zmq.md), e.g. a capture process. */
+    endpoint: z.string().regex(/^(tcp|ipc|inproc):\/\/\S+$/, 'expected a ZeroMQ endpoint such as tcp://127.0.0.1:5556').default('tcp://127.0.0.1:5556'),
+  }),
+  z.strictObject({
+    kind: z.literal('ros2'),
+    imageTopic: z.string().default('/camera/image_raw'),
+    compressed: z.boolean().default(false),
+    cameraInfoTopic: z.string().default('/camera/camera_info'),
+  }),
+]);
+
 export const configSchema = z.strictObject({
   /** What the pipeline knows about its airframe. */
   vehicle: vehicleSchema.default('racer-280'),
@@ -158,6 +173,8 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   transport: transportSchema,
+  /** Where frames come from when the transport carries none (null = the transport's own). */
+  frames: framesSchema.nullable().default(null),
 });
 
 export type BrainpilotConfig = z.output<typeof configSchema>;
@@ -190,7 +207,8 @@ export function parseConfig(raw: unknown, source = 'config'): BrainpilotConfig {
     }
     if (i.code === 'invalid_union' && 'discriminator' in i) {
       const kind = (i.input as { kind?: unknown } | undefined)?.kind;
-      return `${path}: got ${show(kind)}; expected one of ${transportSchema.options.map((o) => `"${o.shape.kind.value}"`).join(', ')}`;
+      const union = i.path[0] === 'frames' ? framesSchema : transportSchema;
+      return `${path}: got ${show(kind)}; expected one of ${union.options.map((o) => `"${o.shape.kind.value}"`).join(', ')}`;
     }
     return `${path}: got ${show(i.input)}; ${i.message}`;
   });
