@@ -11,6 +11,7 @@ import { benchMsp } from './msp.js';
 import { benchLearn } from './learn.js';
 import { benchPipeline } from './pipeline.js';
 import { benchColliculus } from './colliculus.js';
+import { benchInProcess } from './transports.js';
 
 const outDir = join(packageRoot(), 'bench', 'results');
 mkdirSync(outDir, { recursive: true });
@@ -28,6 +29,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>> | Record<st
   sim: benchSim,
   bridges: () => ({ msp: benchMsp() as Record<string, unknown> }),
   learn: benchLearn,
+  transports: async () => ({ inProcess: benchInProcess() }),
   pipeline: () => ({ ...benchPipeline(), colliculusStandalone: benchColliculus() as unknown as Record<string, unknown> }),
 };
 for (const [name, fn] of Object.entries(benches)) {
