@@ -234,6 +234,12 @@ export class MavlinkFcEmulator {
     }
   }
 
+  /** A pilot's mode switch (or a failsafe): the FC changes mode on its own. */
+  switchMode(customMode: number, why: string): void {
+    this.say(why);
+    this.setMode(customMode);
+  }
+
   /** Resolve when `pred` holds (polled each emulator step). */
   waitFor(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
     return new Promise((resolve, reject) => {
