@@ -25,7 +25,10 @@ afterEach(async () => {
 async function emulator(o: MavlinkFcEmulatorOptions): Promise<MavlinkFcEmulator> {
   const emu = new MavlinkFcEmulator(o);
   await emu.start();
-  cleanups.push(() => emu.close());
+  cleanups.push(async () => {
+    await emu.close();
+    expect(emu.handlerErrors).toEqual([]);
+  });
   return emu;
 }
 

@@ -374,7 +374,8 @@ export class MavlinkFcEmulator {
 
   private sendAutopilotVersion(): void {
     const m = new standard.AutopilotVersion();
-    m.capabilities = (standard.MavProtocolCapability.MAVLINK2 | standard.MavProtocolCapability.SET_ATTITUDE_TARGET | standard.MavProtocolCapability.COMMAND_INT) as standard.MavProtocolCapability;
+    // capabilities is a uint64 (BigInt in node-mavlink)
+    m.capabilities = BigInt(standard.MavProtocolCapability.MAVLINK2 | standard.MavProtocolCapability.SET_ATTITUDE_TARGET | standard.MavProtocolCapability.COMMAND_INT) as unknown as standard.MavProtocolCapability;
     // major.minor.patch.type packed as in PX4/ArduPilot (type 255 = release)
     m.flightSwVersion = this.autopilot === 'px4' ? ((1 << 24) | (16 << 16) | (0 << 8) | 255) >>> 0 : ((4 << 24) | (7 << 16) | (0 << 8) | 0) >>> 0;
     m.middlewareSwVersion = 0;
@@ -402,6 +403,17 @@ export class MavlinkFcEmulator {
       return;
     }
     if (!msg) return;
+    try {
+      this.handle(f, msg);
+    } catch (e) {
+      this.handlerErrors.push(String(e)); // an emulator bug must show in the test, not kill the socket
+    }
+  }
+
+  /** Exceptions raised while handling input (should stay empty). */
+  readonly handlerErrors: string[] = [];
+
+  private handle(f: MavlinkFrame, msg: MavLinkData): void {
     switch (f.msgid) {
       case MSG.HEARTBEAT:
         this.heartbeatsIn++;
