@@ -244,6 +244,34 @@ describe('PX4 bridge (UDP)', () => {
     expect(emu.statusTexts).toContain('Disarmed by landing');
   });
 
+  it('a sensor message with a non-finite value is dropped and reported, the next good one flows', async () => {
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise((r) => sock.close(() => r())));
+    const link = openLink(`udp:127.0.0.1:${sock.address().port}`);
+    const b = new Px4Bridge(new MavlinkSession(link), { maxThrustN: 16 });
+    cleanups.push(() => b.close());
+    const imu: ImuSample[] = [];
+    const rejects: string[] = [];
+    b.on('imu', (s) => imu.push(s));
+    b.on('reject', (d) => rejects.push(d));
+    const peer = await new Promise<{ port: number }>((r) => sock.once('message', (_m, rinfo) => r(rinfo)));
+    const enc = new MavlinkEncoder(1, 1);
+    const highres = (zacc: number, tUs: bigint): Buffer => {
+      const m = new common.HighresImu();
+      Object.assign(m, { timeUsec: tUs, xacc: 0, yacc: 0, zacc, xgyro: 0, ygyro: 0, zgyro: 0, xmag: 0, ymag: 0, zmag: 0, absPressure: 0, diffPressure: 0, pressureAlt: 0, temperature: 0, fieldsUpdated: 0, id: 0 });
+      return enc.encode(m);
+    };
+    sock.send(highres(Number.NaN, 1000n), peer.port, '127.0.0.1');
+    sock.send(highres(-9.8, 2000n), peer.port, '127.0.0.1');
+    const t0 = performance.now();
+    while (imu.length < 1 && performance.now() - t0 < 1000) await sleep(5);
+    expect(rejects).toEqual(['HIGHRES_IMU with a non-finite value']);
+    expect(imu).toHaveLength(1);
+    expect(imu[0]!.accelMS2[2]).toBeCloseTo(9.8, 5);
+    expect(b.stats.malformedSensor).toBe(1);
+  });
+
   it('refuses to start on an ArduPilot, naming what it found', async () => {
     const emu = await emulator({ autopilot: 'ardupilot', transport: 'udp' });
     const b = px4(emu);
@@ -291,6 +319,18 @@ describe('ArduPilot bridge (TCP)', () => {
     await b.disarm('test');
     expect(emu.armed).toBe(false);
     expect(emu.modeChanges.map((m) => m.mode)).toContain('LAND');
+  });
+
+  it('the emulated ArduCopter disarms itself when armed without a takeoff (why the bridge sends NAV_TAKEOFF at once)', async () => {
+    const emu = await emulator({ autopilot: 'ardupilot', heartbeatHz: 10, takeoffTimeoutS: 0.3 });
+    const s = session(emu);
+    await s.waitForState(() => true, 2000, 'HEARTBEAT');
+    await s.command(MavCmd.DO_SET_MODE, [1, 4]);
+    await s.command(MavCmd.COMPONENT_ARM_DISARM, [1]);
+    await s.waitForState((v) => v.armed && v.mode === 'GUIDED', 1000, 'armed in GUIDED');
+    const v = await s.waitForState((x) => !x.armed, 2000, 'auto-disarm');
+    expect(v.mode).toBe('GUIDED');
+    expect(emu.statusTexts).toContain('Disarming: no takeoff');
   });
 
   it('arming keeps failing with the pre-arm reason named once its time is up', async () => {

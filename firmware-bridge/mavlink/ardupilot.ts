@@ -20,7 +20,7 @@ import type { MavlinkSession } from './session.js';
 export interface ArduPilotBridgeOptions extends MavlinkBridgeOptions {
   /** NAV_TAKEOFF altitude, m. Default 2. */
   takeoffAltM?: number;
-  /** GUIDED is requested once a second for this long, s. Default 60. */
+  /** GUIDED is requested every armRetryIntervalS (default 1 s) for this long, s. Default 60. */
   guidedTimeoutS?: number;
   /** The takeoff must reach 90 % of takeoffAltM within this, s. Default 20. */
   takeoffTimeoutS?: number;
@@ -64,8 +64,8 @@ export class ArduPilotBridge extends MavlinkFcBridge {
       } catch (e) {
         last = (e as Error).message;
       }
-      if (this.session.nowS() + 1 > deadline) throw new Error(`ArduPilot did not enter GUIDED within ${this.guidedTimeoutS} s: ${last}`);
-      await sleep(1000);
+      if (this.session.nowS() + this.o.armRetryIntervalS > deadline) throw new Error(`ArduPilot did not enter GUIDED within ${this.guidedTimeoutS} s: ${last}`);
+      await sleep(this.o.armRetryIntervalS * 1000);
     }
   }
 

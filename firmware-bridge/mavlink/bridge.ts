@@ -46,7 +46,7 @@ export interface MavlinkBridgeOptions {
   connectTimeoutS?: number;
   /** Arming is retried (TEMPORARILY_REJECTED / FAILED: pre-arm checks still running) for this long, s. */
   armTimeoutS?: number;
-  /** Spacing of those retries, s. Default 1. */
+  /** Spacing of those retries (and of ArduPilot's GUIDED requests), s. Default 1. */
   armRetryIntervalS?: number;
   /** Land (or disarm) must complete within this, s. Default 30. */
   landTimeoutS?: number;
@@ -62,6 +62,8 @@ export interface MavlinkBridgeEvents {
   lost: [reason: string];
   /** HEARTBEATs stopped (false) or resumed (true). */
   link: [up: boolean, detail: string];
+  /** A sensor message dropped (non-finite values); also counted in stats.malformedSensor. */
+  reject: [detail: string];
 }
 
 export interface MavlinkBridgeStats {
@@ -281,29 +283,20 @@ export abstract class MavlinkFcBridge extends EventEmitter<MavlinkBridgeEvents> 
       case MSG.HIGHRES_IMU:
       case MSG.SCALED_IMU: {
         const s = msgid === MSG.HIGHRES_IMU ? imuFromHighres(m as common.HighresImu) : imuFromScaledImu(m as common.ScaledImu);
-        if (!isFiniteAll(s.stampS, ...s.gyroRadS, ...s.accelMS2)) {
-          this.stats.malformedSensor++;
-          return;
-        }
+        if (!isFiniteAll(s.stampS, ...s.gyroRadS, ...s.accelMS2)) return this.dropSensor(msgid === MSG.HIGHRES_IMU ? 'HIGHRES_IMU' : 'SCALED_IMU');
         this.stats.imuSamples++;
         this.emit('imu', s);
         return;
       }
       case MSG.ATTITUDE: {
         const a = m as common.Attitude;
-        if (!isFiniteAll(a.roll, a.pitch, a.yaw)) {
-          this.stats.malformedSensor++;
-          return;
-        }
+        if (!isFiniteAll(a.roll, a.pitch, a.yaw)) return this.dropSensor('ATTITUDE');
         this.attitude = { roll: a.roll, pitch: a.pitch, yaw: a.yaw, tS: a.timeBootMs / 1000 };
         return;
       }
       case MSG.LOCAL_POSITION_NED: {
         const p = m as common.LocalPositionNed;
-        if (!isFiniteAll(p.x, p.y, p.z, p.vx, p.vy, p.vz)) {
-          this.stats.malformedSensor++;
-          return;
-        }
+        if (!isFiniteAll(p.x, p.y, p.z, p.vx, p.vy, p.vz)) return this.dropSensor('LOCAL_POSITION_NED');
         if (!this.attitude) return;
         const a = this.attitude;
         this.pose = {
@@ -319,6 +312,11 @@ export abstract class MavlinkFcBridge extends EventEmitter<MavlinkBridgeEvents> 
       default:
         return;
     }
+  }
+
+  private dropSensor(name: string): void {
+    this.stats.malformedSensor++;
+    this.emit('reject', `${name} with a non-finite value`);
   }
 
   /**

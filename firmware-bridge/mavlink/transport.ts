@@ -59,6 +59,7 @@ export class MavlinkFcTransport implements Transport {
     this.bridge = bridge;
     bridge.on('imu', (s) => this.sink?.imu(s));
     bridge.on('link', (up, detail) => this.sink?.linkState(up, detail));
+    bridge.on('reject', (detail) => this.sink?.reject('non-finite', detail));
     bridge.on('lost', (why) => this.resolveEnded(`control lost: ${why}`));
     try {
       await bridge.start();
