@@ -4,6 +4,12 @@
  * the pose the FC reports; a mode switch on the FC ends the run and the daemon lands the vehicle; a
  * refused arming fails the start with the FC's reason; config errors name the key.
  */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml, stringify } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { ConfigError, parseConfig } from '../src/config/schema.js';
@@ -101,6 +107,32 @@ describe('daemon over MAVLink (px4 / ardupilot transports)', () => {
     await h.daemon.stop('test');
     expect(emu.armed).toBe(false);
   });
+
+  it('`brainpilot run --config` (a px4-sitl.yaml pointed at the emulator): flies, and SIGINT disarms before exit', async () => {
+    const emu = new MavlinkFcEmulator({ autopilot: 'px4', heartbeatHz: 10, landSpeedMS: 5 });
+    await emu.start();
+    cleanups.push(() => emu.close());
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const cfg = parseYaml(readFileSync(join(root, 'config/px4-sitl.yaml'), 'utf8')) as Record<string, Record<string, unknown>>;
+    cfg['transport'] = { ...cfg['transport'], link: emu.uri, preStreamS: 0.2, renderFrames: { track: 'aigp-qualifier', rateHz: 10 } };
+    cfg['camera'] = { ...cfg['camera'], width: 320, height: 180, fx: 160, fy: 160, cx: 160, cy: 90 };
+    const path = join(mkdtempSync(join(tmpdir(), 'brainpilot-px4-')), 'px4.yaml');
+    writeFileSync(path, stringify(cfg));
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'run', '--config', path], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    cleanups.push(async () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    await until(() => emu.armed && emu.attitudeTargets.filter((t) => t.mode === 'OFFBOARD' && t.thrust > 0).length > 20, 20_000, 'the CLI flying in OFFBOARD');
+    child.kill('SIGINT');
+    const code = await exited;
+    expect(code).toBe(0);
+    expect(emu.armed).toBe(false);
+    expect(stderr).toMatch(/SIGINT: disarming/);
+    expect(stderr).toMatch(/PX4 engaged: OFFBOARD/);
+  }, 40_000);
 
   it('config errors name the key (strict blocks per stack)', () => {
     expect(() => parseConfig({ transport: { kind: 'px4', takeoffAltM: 3 } })).toThrow(ConfigError);
