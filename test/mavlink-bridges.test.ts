@@ -149,7 +149,7 @@ describe('PX4 bridge (UDP)', () => {
     expect(lastModeCmd.tMs).toBeLessThan(armCmd.tMs);
     // the streams it asked for
     const intervals = emu.commands.filter((c) => c.command === MavCmd.SET_MESSAGE_INTERVAL).map((c) => c.params[0]);
-    expect(intervals).toEqual([MSG.HIGHRES_IMU, MSG.ATTITUDE, MSG.LOCAL_POSITION_NED]);
+    expect(intervals).toEqual([MSG.HIGHRES_IMU, MSG.ATTITUDE, MSG.LOCAL_POSITION_NED, MSG.HEARTBEAT]);
   });
 
   it('arming refused while a pre-arm check fails (named), accepted once the FC is ready', async () => {
@@ -210,8 +210,9 @@ describe('PX4 bridge (UDP)', () => {
   it('offboard loss: setpoints stop, PX4 falls back after COM_OF_LOSS_T, the bridge reports it within that + one HEARTBEAT', async () => {
     const lossS = 0.3;
     const hbHz = 10;
-    const emu = await emulator({ autopilot: 'px4', heartbeatHz: hbHz, offboardLossTimeoutS: lossS });
-    const b = px4(emu);
+    // the FC boots with a 1 Hz HEARTBEAT; the bridge asks for fcHeartbeatHz so a mode change shows soon
+    const emu = await emulator({ autopilot: 'px4', heartbeatHz: 1, offboardLossTimeoutS: lossS });
+    const b = px4(emu, { fcHeartbeatHz: hbHz });
     await b.start();
     const lost = new Promise<{ why: string; tMs: number }>((r) => b.once('lost', (why) => r({ why, tMs: performance.now() })));
     // the caller flies for a moment, then stalls

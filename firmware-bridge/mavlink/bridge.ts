@@ -52,6 +52,11 @@ export interface MavlinkBridgeOptions {
   landTimeoutS?: number;
   /** No HEARTBEAT this long → link reported down, s. Default 3. */
   heartbeatTimeoutS?: number;
+  /**
+   * Ask the FC for its HEARTBEAT at this rate, Hz (best effort: PX4 takes it, ArduPilot keeps 1 Hz). A mode
+   * change is seen at the next HEARTBEAT, so this bounds how late a loss of OFFBOARD is noticed. Default 5.
+   */
+  fcHeartbeatHz?: number;
   log?: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 }
 
@@ -114,6 +119,7 @@ export abstract class MavlinkFcBridge extends EventEmitter<MavlinkBridgeEvents> 
       armRetryIntervalS: opts.armRetryIntervalS ?? 1,
       landTimeoutS: opts.landTimeoutS ?? 30,
       heartbeatTimeoutS: opts.heartbeatTimeoutS ?? 3,
+      fcHeartbeatHz: opts.fcHeartbeatHz ?? 5,
     };
     for (const [k, v] of Object.entries(this.o)) {
       const ok = Array.isArray(v) ? v.every((x) => Number.isFinite(x) && x > 0) : Number.isFinite(v) && (v as number) > 0;
@@ -214,6 +220,11 @@ export abstract class MavlinkFcBridge extends EventEmitter<MavlinkBridgeEvents> 
       } catch (e) {
         throw new Error(`${this.stack} refused to stream ${name} at ${hz} Hz: ${(e as Error).message}`, { cause: e });
       }
+    }
+    try {
+      await this.session.setMessageInterval(MSG.HEARTBEAT, Math.round(1e6 / this.o.fcHeartbeatHz), { retries: 1 });
+    } catch (e) {
+      this.log?.info({ why: (e as Error).message }, `${this.stack} keeps its own HEARTBEAT rate: a lost mode is noticed up to 1 s late`);
     }
   }
 

@@ -81,6 +81,7 @@ async function createMavlinkFc(cfg: Of<'px4'> | Of<'ardupilot'>, ctx: TransportC
     connectTimeoutS: cfg.connectTimeoutS,
     armTimeoutS: cfg.armTimeoutS,
     landTimeoutS: cfg.landTimeoutS,
+    fcHeartbeatHz: cfg.fcHeartbeatHz,
   };
   const frameSource = cfg.renderFrames ? await poseFrameSource(cfg.renderFrames, ctx) : undefined;
   const log = ctx.log;

@@ -109,6 +109,8 @@ const mavlinkFcCommon = <K extends 'px4' | 'ardupilot'>(kind: K, defLink: string
   setpointRateHz: pos().max(500).default(100),
   /** Our HEARTBEAT rate, Hz (MAVLink wants >= 1). */
   heartbeatHz: z.number().min(1).max(50).default(1),
+  /** The FC's HEARTBEAT rate we ask for, Hz: a lost OFFBOARD/GUIDED shows at the next one (ArduPilot keeps 1). */
+  fcHeartbeatHz: z.number().min(1).max(50).default(5),
   /** ATTITUDE + LOCAL_POSITION_NED stream rate, Hz. */
   poseRateHz: pos().max(500).default(50),
   /** The FC's first HEARTBEAT must arrive within this, s. */
