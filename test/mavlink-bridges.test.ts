@@ -83,7 +83,7 @@ describe('MAVLink session', () => {
     expect(emu.commands.filter((c) => c.command === MavCmd.NAV_LAND)).toHaveLength(3);
   });
 
-  it('waits through IN_PROGRESS without re-sending, and names DENIED', async () => {
+  it('waits through IN_PROGRESS without re-sending, names DENIED, ignores ACKs meant for another GCS', async () => {
     // a scripted FC on a raw UDP socket: IN_PROGRESS, then ACCEPTED 150 ms later; DENIED for arming
     const sock = dgram.createSocket('udp4');
     await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
@@ -103,7 +103,13 @@ describe('MAVLink session', () => {
             Object.assign(a, { command: cmd, result, progress: 0, resultParam2: 0, targetSystem: 255, targetComponent: 190 });
             sock.send(enc.encode(a), rinfo.port, rinfo.address);
           };
-          if (cmd === MavCmd.COMPONENT_ARM_DISARM) return ack(2);
+          if (cmd === MavCmd.COMPONENT_ARM_DISARM) {
+            // an ACCEPTED addressed to another GCS first: not ours, must be ignored
+            const other = new common.CommandAck();
+            Object.assign(other, { command: cmd, result: 0, progress: 0, resultParam2: 0, targetSystem: 254, targetComponent: 190 });
+            sock.send(enc.encode(other), rinfo.port, rinfo.address);
+            return ack(2);
+          }
           ack(5);
           setTimeout(() => ack(0), 150);
         },
@@ -119,6 +125,7 @@ describe('MAVLink session', () => {
     const err = await s.command(MavCmd.COMPONENT_ARM_DISARM, [1]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MavlinkCommandError);
     expect(String(err)).toMatch(/MAV_CMD_COMPONENT_ARM_DISARM \(400\): DENIED/);
+    expect(s.stats.unmatchedAcks).toBeGreaterThanOrEqual(1);
   });
 });
 

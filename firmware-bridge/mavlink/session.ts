@@ -358,6 +358,11 @@ export class MavlinkSession extends EventEmitter<MavlinkSessionEvents> {
 
   private onAck(a: common.CommandAck): void {
     this.stats.acks++;
+    // an ACK addressed to another GCS/companion on the same link is not ours (0 = unset, as older FCs send)
+    if ((a.targetSystem && a.targetSystem !== this.encoder.systemId) || (a.targetComponent && a.targetComponent !== this.encoder.componentId)) {
+      this.stats.unmatchedAcks++;
+      return;
+    }
     const p = this.pending.get(a.command);
     if (!p) {
       this.stats.unmatchedAcks++;
