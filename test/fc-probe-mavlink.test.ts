@@ -49,6 +49,14 @@ describe('fc probe over MAVLink', () => {
     expect(probeLines(r).join('\n')).toContain('preflight: ok');
   });
 
+  it('ArduPilot with GUID_OPTIONS missing bit 3: the preflight says what to set', async () => {
+    const emu = new MavlinkFcEmulator({ autopilot: 'ardupilot', heartbeatHz: 5, params: { GUID_OPTIONS: 0 } });
+    await emu.start();
+    cleanups.push(() => emu.close());
+    const r = await probeFc(emu.uri, 2000, 'mavlink');
+    expect(r.preflight).toEqual(["GUID_OPTIONS is 0: set bit 3 (8) or ArduCopter reads brainpilot's thrust as a climb rate"]);
+  });
+
   it('a silent TCP FC is probed over MSP (auto)', async () => {
     const emu = new BetaflightEmulator();
     const port = await emu.start();

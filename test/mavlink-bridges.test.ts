@@ -341,6 +341,13 @@ describe('ArduPilot bridge (TCP)', () => {
     expect(emu.statusTexts).toContain('Disarming: no takeoff');
   });
 
+  it('refuses to fly when GUID_OPTIONS would make ArduCopter read thrust as a climb rate', async () => {
+    const emu = await emulator({ autopilot: 'ardupilot', heartbeatHz: 10, params: { GUID_OPTIONS: 1 } });
+    const b = ardupilot(emu);
+    await expect(b.start()).rejects.toThrow(/GUID_OPTIONS is 1: bit 3 .* is not set, so thrust would be read as a climb rate; set GUID_OPTIONS to 9/);
+    expect(emu.commands.some((c) => c.command === MavCmd.COMPONENT_ARM_DISARM)).toBe(false);
+  });
+
   it('arming keeps failing with the pre-arm reason named once its time is up', async () => {
     const emu = await emulator({ autopilot: 'ardupilot', heartbeatHz: 10, armCheck: 'Compass not calibrated' });
     const b = ardupilot(emu, { armTimeoutS: 0.5 });

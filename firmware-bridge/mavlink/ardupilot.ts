@@ -8,14 +8,19 @@
  *   4. COMPONENT_ARM_DISARM p1=1, retried once a second while the pre-arm checks refuse (24–42 s on SITL);
  *   5. NAV_TAKEOFF p7 = takeoffAltM at once (ArduCopter disarms itself ≈ 10 s after arming without one) and
  *      wait for LOCAL_POSITION_NED to reach 90 % of it;
- *   6. engaged: SET_ATTITUDE_TARGET with body rates + thrust. Note: ArduCopter reads `thrust` as a climb
- *      rate unless GUID_OPTIONS bit 3 ("SetAttitudeTarget interprets Thrust As Thrust") is set.
+ *   6. engaged: SET_ATTITUDE_TARGET with body rates + thrust.
+ * Before any of that, GUID_OPTIONS is read: ArduCopter takes SET_ATTITUDE_TARGET's `thrust` as a climb rate
+ * (0.5 = hold) unless bit 3 ("SetAttitudeTarget interprets Thrust As Thrust") is set, and our normalised
+ * hover thrust (≈ 0.2–0.3) would then be a full-rate descent. The bridge refuses to fly without it.
  * Land: DO_SET_MODE LAND (9) → descends and disarms.
  */
 import { MavCmd, MAV_AUTOPILOT_ARDUPILOTMEGA, MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, MSG } from './messages.js';
 import { COPTER_MODE, copterModeName } from './modes.js';
 import { MavlinkFcBridge, sleep, type MavlinkBridgeOptions } from './bridge.js';
 import type { MavlinkSession } from './session.js';
+
+/** GUID_OPTIONS bit 3: SET_ATTITUDE_TARGET thrust is thrust, not a climb rate. */
+export const GUID_OPTIONS_THRUST_AS_THRUST = 8;
 
 export interface ArduPilotBridgeOptions extends MavlinkBridgeOptions {
   /** NAV_TAKEOFF altitude, m. Default 2. */
@@ -46,6 +51,13 @@ export class ArduPilotBridge extends MavlinkFcBridge {
     const v = await this.waitHeartbeat(MAV_AUTOPILOT_ARDUPILOTMEGA);
     this.log?.info({ mode: v.mode, armed: v.armed }, `ArduPilot system ${v.sysid}: ${v.mode}, ${v.armed ? 'armed' : 'disarmed'}`);
     if (v.armed) throw new Error(`ArduPilot is already armed (mode ${v.mode}): refusing to take over an armed vehicle`);
+    const guid = await this.session.readParam('GUID_OPTIONS');
+    if ((Math.round(guid) & GUID_OPTIONS_THRUST_AS_THRUST) === 0) {
+      throw new Error(
+        `ArduCopter GUID_OPTIONS is ${guid}: bit 3 (8, "SetAttitudeTarget interprets Thrust As Thrust") is not set, so thrust would be read as a climb rate; ` +
+          `set GUID_OPTIONS to ${Math.round(guid) | GUID_OPTIONS_THRUST_AS_THRUST} and try again`,
+      );
+    }
     await this.requestStreams(MSG.SCALED_IMU);
     await this.enterGuided();
     await this.armWithRetries();

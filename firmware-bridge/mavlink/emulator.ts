@@ -53,6 +53,8 @@ export interface MavlinkFcEmulatorOptions {
   armCheck?: string | null;
   /** ArduCopter: disarm when armed this long without a takeoff, s. Default 10. */
   takeoffTimeoutS?: number;
+  /** ArduCopter parameters answered to PARAM_REQUEST_READ. Default { GUID_OPTIONS: 8 } (thrust as thrust). */
+  params?: Record<string, number>;
   /** Descent rate in LAND, m/s. Default 1.5. */
   landSpeedMS?: number;
   massKg?: number;
@@ -92,6 +94,7 @@ export class MavlinkFcEmulator {
   takeoffTimeoutS: number;
   landSpeedMS: number;
   heartbeatHz: number;
+  readonly params: Record<string, number>;
   /** Swallow this many COMMAND_ACKs. */
   dropAcks = 0;
   // vehicle state
@@ -146,6 +149,7 @@ export class MavlinkFcEmulator {
     this.massKg = opts.massKg ?? 0.8;
     this.maxThrustN = opts.maxThrustN ?? 4 * 0.8 * G * 0.5; // thrust-to-weight 2
     this.stepMs = opts.stepMs ?? 4;
+    this.params = { GUID_OPTIONS: 8, ...opts.params };
     this.customMode = this.autopilot === 'px4' ? PX4_AUTO_LOITER : COPTER_MODE.STABILIZE;
     this.enc = new MavlinkEncoder(this.sysid, 1);
     this.intervalsUs.set(MSG.HEARTBEAT, 1e6 / this.heartbeatHz);
@@ -435,6 +439,18 @@ export class MavlinkFcEmulator {
         this.attitudeTargets.push({ tMs: performance.now(), typeMask: m.typeMask, ratesFrd, thrust: m.thrust, mode: this.mode, armed: this.armed });
         if (Number.isFinite(m.thrust) && ratesFrd.every(Number.isFinite)) this.target = { ratesFrd, thrust: Math.max(0, Math.min(1, m.thrust)) };
         return;
+      }
+      case MSG.PARAM_REQUEST_READ: {
+        const m = msg as common.ParamRequestRead;
+        const id = String(m.paramId).replace(/\0+$/, '');
+        if (m.targetSystem !== this.sysid || !(id in this.params)) return; // real FCs stay silent for unknown names
+        const v = new common.ParamValue();
+        v.paramId = id;
+        v.paramValue = this.params[id]!;
+        v.paramType = common.MavParamType.INT32 as common.MavParamType;
+        v.paramCount = Object.keys(this.params).length;
+        v.paramIndex = Object.keys(this.params).indexOf(id);
+        return this.send(v);
       }
       case 84: // SET_POSITION_TARGET_LOCAL_NED: counts as an offboard signal; not flown by this model
         this.noteSetpoint();

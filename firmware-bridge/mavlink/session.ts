@@ -248,6 +248,29 @@ export class MavlinkSession extends EventEmitter<MavlinkSessionEvents> {
     return this.command(MavCmd.REQUEST_MESSAGE, [msgid], opts);
   }
 
+  /**
+   * Read one parameter by name (PARAM_REQUEST_READ → PARAM_VALUE), re-asking like a command. The value is
+   * as sent: ArduPilot sends integers as plain float values (PX4 would send them bytewise).
+   */
+  async readParam(name: string, opts: CommandOptions = {}): Promise<number> {
+    if (name.length === 0 || name.length > 16) throw new RangeError(`parameter name must be 1..16 characters, got "${name}"`);
+    const attempts = (opts.retries ?? this.o.commandRetries) + 1;
+    const timeoutMs = opts.timeoutMs ?? this.o.commandTimeoutMs;
+    for (let i = 0; i < attempts; i++) {
+      const reply = this.waitForMessage<common.ParamValue>(MSG.PARAM_VALUE, timeoutMs, (m) => String(m.paramId).replace(/\0+$/, '') === name).catch(() => null);
+      const req = new common.ParamRequestRead();
+      req.targetSystem = this.targetSystem;
+      req.targetComponent = this.targetComponent;
+      req.paramId = name;
+      req.paramIndex = -1;
+      this.send(req);
+      const v = await reply;
+      if (v) return v.paramValue;
+      if (this.closed) break;
+    }
+    throw new Error(`parameter ${name}: no PARAM_VALUE after ${attempts} attempt(s) of ${timeoutMs} ms`);
+  }
+
   /** Resolve with the next message of class `msgid` from the vehicle that satisfies `pred`. */
   waitForMessage<T extends MavLinkData>(msgid: number, timeoutMs: number, pred: (m: T) => boolean = () => true): Promise<T> {
     return new Promise((resolve, reject) => {

@@ -15,6 +15,7 @@ import { MavlinkDecoder } from '../../firmware-bridge/mavlink/codec.js';
 import { MavlinkSession } from '../../firmware-bridge/mavlink/session.js';
 import { MSG } from '../../firmware-bridge/mavlink/messages.js';
 import { autopilotName } from '../../firmware-bridge/mavlink/bridge.js';
+import { GUID_OPTIONS_THRUST_AS_THRUST } from '../../firmware-bridge/mavlink/ardupilot.js';
 
 export type ProbeProtocol = 'auto' | 'msp' | 'mavlink';
 
@@ -142,6 +143,13 @@ async function probeMavlink(link: Link, uri: string, timeoutMs: number): Promise
       preflight.push(`autopilot is ${autopilotName(now.autopilot)}: brainpilot flies PX4 (transport px4) and ArduPilot (transport ardupilot)`);
     }
     if (now.armed) preflight.push('the FC is already armed');
+    if (now.autopilot === minimal.MavAutopilot.ARDUPILOTMEGA) {
+      const guid = await s.readParam('GUID_OPTIONS', { retries: 1, timeoutMs: 400 }).catch(() => null);
+      if (guid === null) preflight.push('GUID_OPTIONS could not be read');
+      else if ((Math.round(guid) & GUID_OPTIONS_THRUST_AS_THRUST) === 0) {
+        preflight.push(`GUID_OPTIONS is ${guid}: set bit 3 (${Math.round(guid) | GUID_OPTIONS_THRUST_AS_THRUST}) or ArduCopter reads brainpilot's thrust as a climb rate`);
+      }
+    }
     if (!sys) preflight.push('no SYS_STATUS: sensor health unknown');
     else if (unhealthy.length) preflight.push(`unhealthy: ${unhealthy.join(', ')}`);
     if (!version) preflight.push('no AUTOPILOT_VERSION answer (MAV_CMD_REQUEST_MESSAGE 148)');
