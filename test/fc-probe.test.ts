@@ -17,6 +17,8 @@ describe('fc probe', () => {
     emu = new BetaflightEmulator({ armingDisableFlags: (1 << 2) | (1 << 9) });
     const port = await emu.start();
     const r = await probeFc(`tcp:127.0.0.1:${port}`);
+    expect(r.protocol).toBe('msp'); // a silent TCP FC: auto picks MSP
+    if (r.protocol !== 'msp') return;
     expect(r.identity).toMatchObject({ variant: 'BTFL', apiVersion: '1.49', board: 'SITL' });
     expect(r.armed).toBe(false);
     expect(r.armingDisableFlags).toEqual(expect.arrayContaining(['RXLOSS', 'BOOTGRACE']));

@@ -119,11 +119,12 @@ const fc = program.command('fc').description('flight controllers');
 
 fc.command('probe')
   .description('print a flight controller\'s identity, armed state, arming flags by name and preflight findings')
-  .requiredOption('--link <uri>', 'serial:/dev/ttyTHS1:115200, tcp:127.0.0.1:5761 (Betaflight SITL) or udp:host:port')
+  .requiredOption('--link <uri>', 'serial:/dev/ttyTHS1:115200, tcp:127.0.0.1:5761 (Betaflight SITL), tcp:127.0.0.1:5760 (ArduPilot SITL) or udp:127.0.0.1:14580 (PX4 SITL)')
   .option('--timeout-ms <ms>', 'give up after this long without a connection', int('--timeout-ms', 100, 60_000), 3000)
+  .addOption(new Option('--protocol <p>', 'msp, mavlink, or auto (MAVLink on UDP; on TCP/serial MAVLink if a frame arrives unasked within 1.5 s, else MSP)').choices(['auto', 'msp', 'mavlink']).default('auto'))
   .option('--json', 'print the report as JSON')
   .action(async (o: Record<string, unknown>) => {
-    const r = await probeFc(String(o['link']), Number(o['timeoutMs']));
+    const r = await probeFc(String(o['link']), Number(o['timeoutMs']), o['protocol'] as 'auto' | 'msp' | 'mavlink');
     if (o['json']) console.log(JSON.stringify(r, null, 2));
     else for (const l of probeLines(r)) console.log(l);
   });

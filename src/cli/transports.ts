@@ -33,9 +33,8 @@ export async function createTransport(cfg: TransportConfig, ctx: TransportContex
     case 'betaflight':
       return notYet(cfg.kind);
     case 'px4':
-      return notYet(cfg.kind);
     case 'ardupilot':
-      return notYet(cfg.kind);
+      return createMavlinkFc(cfg, ctx);
     default: {
       const never: never = cfg;
       throw new Error(`unknown transport ${JSON.stringify(never)}`);
@@ -61,4 +60,83 @@ async function createSim(cfg: Of<'sim'>, ctx: TransportContext): Promise<Transpo
   });
   ctx.log.info({ track: cfg.track, seed: cfg.seed, laps: cfg.laps }, `built-in simulator in this process: ${cfg.track}, seed ${cfg.seed}, ${cfg.laps} laps`);
   return new InProcessSimTransport(sim, { laps: cfg.laps, seed: cfg.seed });
+}
+
+async function createMavlinkFc(cfg: Of<'px4'> | Of<'ardupilot'>, ctx: TransportContext): Promise<Transport> {
+  const { MavlinkFcTransport } = await import('../../firmware-bridge/mavlink/transport.js');
+  const session = {
+    systemId: cfg.systemId,
+    componentId: cfg.componentId,
+    targetSystem: cfg.targetSystem,
+    heartbeatHz: cfg.heartbeatHz,
+    commandRetries: cfg.commandRetries,
+    commandTimeoutMs: cfg.commandTimeoutS * 1000,
+  };
+  const common = {
+    maxThrustN: ctx.vehicle.maxThrustN,
+    maxRateRadS: ctx.vehicle.maxRateRadS,
+    setpointRateHz: cfg.setpointRateHz,
+    imuRateHz: cfg.imuRateHz,
+    poseRateHz: cfg.poseRateHz,
+    connectTimeoutS: cfg.connectTimeoutS,
+    armTimeoutS: cfg.armTimeoutS,
+    landTimeoutS: cfg.landTimeoutS,
+    fcHeartbeatHz: cfg.fcHeartbeatHz,
+  };
+  const frameSource = cfg.renderFrames ? await poseFrameSource(cfg.renderFrames, ctx) : undefined;
+  const log = ctx.log;
+  ctx.log.info({ link: cfg.link, kind: cfg.kind, renderFrames: Boolean(frameSource) }, `${cfg.kind === 'px4' ? 'PX4' : 'ArduPilot'} over MAVLink on ${cfg.link}`);
+  return cfg.kind === 'px4'
+    ? new MavlinkFcTransport({ kind: 'px4', link: cfg.link, session, bridge: { ...common, preStreamS: cfg.preStreamS }, log, ...(frameSource ? { frameSource } : {}) })
+    : new MavlinkFcTransport({
+        kind: 'ardupilot',
+        link: cfg.link,
+        session,
+        bridge: { ...common, guidedTimeoutS: cfg.guidedTimeoutS, takeoffAltM: cfg.takeoffAltM },
+        log,
+        ...(frameSource ? { frameSource } : {}),
+      });
+}
+
+/**
+ * Camera frames for a SITL without a camera: the built-in simulator's renderer, placed by the pose the FC
+ * reports. The FC's local origin is taken as the track's start box, and its axes are turned so the heading
+ * at the first pose is the start box's heading (PX4 SIH boots facing north, a track may start facing east).
+ */
+async function poseFrameSource(o: { track: string; rateHz: number }, ctx: TransportContext) {
+  const { Renderer } = await import('../../sim/render.js');
+  const { cameraProfile, makeCameraFrame } = await import('../../sim/camera.js');
+  const { loadTrack } = await import('../../sim/track.js');
+  const { quatFromAxisAngle, quatMul, quatRotate, quatToEuler } = await import('../math/quat.js');
+  const track = loadTrack(o.track);
+  const renderer = new Renderer(track);
+  const i = ctx.intrinsics;
+  const profile = cameraProfile(undefined, {
+    width: i.width,
+    height: i.height,
+    fx: i.fx,
+    fy: i.fy,
+    cx: i.cx,
+    cy: i.cy,
+    tiltUpDeg: (ctx.mount.tiltUpRad * 180) / Math.PI,
+    posFluM: ctx.mount.posFluM,
+    rateHz: o.rateHz,
+    latencyS: 0,
+    dropRate: 0,
+    noiseStd: 0,
+  });
+  const bpp = profile.encoding === 'rgb8' ? 3 : 1;
+  let align: { yawRad: number } | null = null;
+  return {
+    rateHz: o.rateHz,
+    render(pose: { stampS: number; posEnuM: [number, number, number]; quatEnuFlu: [number, number, number, number] }, seq: number) {
+      if (!align) align = { yawRad: track.start.yawRad - quatToEuler(pose.quatEnuFlu)[2] };
+      const turn = quatFromAxisAngle([0, 0, 1], align.yawRad);
+      const p = quatRotate(turn, pose.posEnuM);
+      const pos: [number, number, number] = [track.start.posEnuM[0] + p[0], track.start.posEnuM[1] + p[1], track.start.posEnuM[2] + p[2]];
+      const out = new Uint8Array(profile.width * profile.height * bpp); // handed to the pipeline: one buffer per frame
+      renderer.render(pos, quatMul(turn, pose.quatEnuFlu), profile, out);
+      return makeCameraFrame(profile, out, pose.stampS, seq);
+    },
+  };
 }

@@ -96,18 +96,58 @@ const betaflightTransport = z.strictObject({
   imuRateHz: pos().max(1000).default(100),
 });
 
-const mavlinkFc = (kind: 'px4' | 'ardupilot', defLink: string) =>
-  z.strictObject({
-    kind: z.literal(kind),
-    link: linkUri().default(defLink),
-    systemId: z.number().int().min(1).max(255).default(255),
-    componentId: z.number().int().min(0).max(255).default(190),
-    targetSystem: z.number().int().min(1).max(255).default(1),
-    /** Command retries and their spacing for COMMAND_LONG (mode, arm). */
-    commandRetries: z.number().int().min(0).max(20).default(5),
-    commandTimeoutS: pos().default(0.5),
-    setpointRateHz: pos().max(500).default(100),
-  });
+const mavlinkFcCommon = <K extends 'px4' | 'ardupilot'>(kind: K, defLink: string) => ({
+  kind: z.literal(kind),
+  link: linkUri().default(defLink),
+  systemId: z.number().int().min(1).max(255).default(255),
+  componentId: z.number().int().min(0).max(255).default(190),
+  targetSystem: z.number().int().min(1).max(255).default(1),
+  /** Command retries and their spacing for COMMAND_LONG (mode, arm). */
+  commandRetries: z.number().int().min(0).max(20).default(5),
+  commandTimeoutS: pos().default(0.5),
+  /** Keep-alive setpoint rate until the pipeline commands (the pipeline then sends at control.rateHz). */
+  setpointRateHz: pos().max(500).default(100),
+  /** Our HEARTBEAT rate, Hz (MAVLink wants >= 1). */
+  heartbeatHz: z.number().min(1).max(50).default(1),
+  /** The FC's HEARTBEAT rate we ask for, Hz: a lost OFFBOARD/GUIDED shows at the next one (ArduPilot keeps 1). */
+  fcHeartbeatHz: z.number().min(1).max(50).default(5),
+  /** ATTITUDE + LOCAL_POSITION_NED stream rate, Hz. */
+  poseRateHz: pos().max(500).default(50),
+  /** The FC's first HEARTBEAT must arrive within this, s. */
+  connectTimeoutS: pos().default(10),
+  /** Land must end in the FC's disarm within this, s. */
+  landTimeoutS: pos().default(30),
+  /** Render camera frames from the reported pose with the built-in simulator (SITL has no camera). */
+  renderFrames: z
+    .strictObject({
+      track: z.string().default('aigp-qualifier'),
+      rateHz: pos().max(120).default(30),
+    })
+    .nullable()
+    .default(null),
+});
+
+const px4Transport = z.strictObject({
+  ...mavlinkFcCommon('px4', 'udp:127.0.0.1:14580'),
+  /** HIGHRES_IMU rate, Hz. */
+  imuRateHz: pos().max(1000).default(250),
+  /** Setpoints streamed before OFFBOARD is requested, s (PX4 refuses OFFBOARD without a stream). */
+  preStreamS: z.number().min(0).max(10).default(0.5),
+  /** Arming retried while TEMPORARILY_REJECTED for this long, s ("Ready for takeoff" 5–8 s after boot). */
+  armTimeoutS: pos().default(15),
+});
+
+const ardupilotTransport = z.strictObject({
+  ...mavlinkFcCommon('ardupilot', 'tcp:127.0.0.1:5760'),
+  /** SCALED_IMU rate, Hz. */
+  imuRateHz: pos().max(1000).default(100),
+  /** Arming retried once a second for this long, s (pre-arm checks refuse for the first 24–42 s of SITL). */
+  armTimeoutS: pos().default(60),
+  /** GUIDED requested once a second for this long, s (needs a position estimate). */
+  guidedTimeoutS: pos().default(60),
+  /** NAV_TAKEOFF altitude, m, sent right after arming (ArduCopter disarms ≈ 10 s after arming without it). */
+  takeoffAltM: pos().max(100).default(2),
+});
 
 export const transportSchema = z.discriminatedUnion('kind', [
   simTransport,
@@ -115,8 +155,8 @@ export const transportSchema = z.discriminatedUnion('kind', [
   ros2Transport,
   aigpTransport,
   betaflightTransport,
-  mavlinkFc('px4', 'udp:127.0.0.1:14540'),
-  mavlinkFc('ardupilot', 'tcp:127.0.0.1:5760'),
+  px4Transport,
+  ardupilotTransport,
 ]);
 
 /** A separate camera source, for links that carry no frames (MSP, MAVLink to a real FC). */
