@@ -99,6 +99,12 @@ export const ros2Transport = z.strictObject({
   timeToGateTopic: rosNameOrOff().default('/brainpilot/time_to_gate'),
   /** No sensor message for this long → link down (the guard fails safe as the sensors age), s. */
   linkTimeoutS: z.number().positive().max(10).default(0.5),
+  /**
+   * realtime: command at control.rateHz on the sensor clock. lockstep: one command per
+   * rosgraph_msgs/Clock tick on clockTopic, stamped with it (`sim serve --ros2 --realtime 0`).
+   */
+  clock: z.enum(['realtime', 'lockstep']).default('realtime'),
+  clockTopic: rosName().default('/clock'),
 });
 
 const aigpTransport = z.strictObject({

@@ -248,7 +248,7 @@ function stamp(v: unknown, where: string): number {
   const ns = o['nanosec'];
   if (typeof sec !== 'number' || !Number.isInteger(sec) || sec < 0) throw new Malformed('time', `${where}.sec: expected an integer ≥ 0, got ${String(sec)}`);
   if (typeof ns !== 'number' || !Number.isInteger(ns) || ns < 0 || ns >= 1e9) throw new Malformed('time', `${where}.nanosec: expected an integer in [0, 1e9), got ${String(ns)}`);
-  return sec + ns * 1e-9;
+  return sec + ns / 1e9;
 }
 
 function header(v: unknown, where: string): { stampS: number; frameId: string } {
@@ -718,3 +718,11 @@ export function sampleToImu(s: ImuSample, frameId: string = FRAMES.imu): ImuMsg 
 export function boolMsg(msg: unknown, where = 'Bool'): MapResult<boolean> {
   return guard(() => bool(keys(msg, ['data'], where)['data'], `${where}.data`));
 }
+
+/** rosgraph_msgs/msg/Clock → seconds (the lockstep tick). */
+export function clockToSeconds(msg: unknown): MapResult<number> {
+  return guard(() => stamp(keys(msg, ['clock'], 'Clock')['clock'], 'Clock.clock'));
+}
+
+/** Seconds → rosgraph_msgs/msg/Clock. */
+export const toClockMsg = (tS: number): { clock: TimeMsg } => ({ clock: toTimeMsg(tS) });
