@@ -11,6 +11,7 @@ import { benchMsp } from './msp.js';
 import { benchLearn } from './learn.js';
 import { benchPipeline } from './pipeline.js';
 import { benchColliculus } from './colliculus.js';
+import { benchRos2 } from './ros2.js';
 
 const outDir = join(packageRoot(), 'bench', 'results');
 mkdirSync(outDir, { recursive: true });
@@ -29,6 +30,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>> | Record<st
   bridges: () => ({ msp: benchMsp() as Record<string, unknown> }),
   learn: benchLearn,
   pipeline: () => ({ ...benchPipeline(), colliculusStandalone: benchColliculus() as unknown as Record<string, unknown> }),
+  ros2: benchRos2,
 };
 for (const [name, fn] of Object.entries(benches)) {
   if (only && only !== name) continue;

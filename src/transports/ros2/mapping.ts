@@ -329,14 +329,16 @@ export function imageToFrame(msg: unknown, ctx: FrameContext): MapResult<CameraF
       for (let r = 0; r < height; r++) out.set(data.subarray(r * step, r * step + rowOut), r * rowOut);
     } else {
       out = new Uint8Array(rowOut * height);
+      // red's and blue's byte offsets in the source pixel (constant per image: a tight inner loop)
       const swap = encoding === 'bgr8' || encoding === 'bgra8' || encoding === '8UC3';
+      const rOff = swap ? 2 : 0, bOff = swap ? 0 : 2;
       for (let r = 0; r < height; r++) {
         let i = r * step;
-        let o = r * rowOut;
-        for (let c = 0; c < width; c++, i += bpp, o += 3) {
-          out[o] = data[swap ? i + 2 : i]!;
+        const end = r * rowOut + rowOut;
+        for (let o = r * rowOut; o < end; o += 3, i += bpp) {
+          out[o] = data[i + rOff]!;
           out[o + 1] = data[i + 1]!;
-          out[o + 2] = data[swap ? i : i + 2]!;
+          out[o + 2] = data[i + bOff]!;
         }
       }
     }
