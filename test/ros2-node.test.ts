@@ -165,7 +165,7 @@ class FakeBus {
 
 const PT = { PARAMETER_NOT_SET: 0, PARAMETER_BOOL: 1, PARAMETER_INTEGER: 2, PARAMETER_DOUBLE: 3, PARAMETER_STRING: 4, PARAMETER_INTEGER_ARRAY: 7 };
 
-function fakeRcl(bus: FakeBus, overrides: Record<string, unknown> = {}): Rcl & { nodes: FakeNode[] } {
+function fakeRcl(bus: FakeBus, overrides: Record<string, unknown> = {}, missingPackages: string[] = []): Rcl & { nodes: FakeNode[]; shutdowns: () => number } {
   class Parameter {
     constructor(
       readonly name: string,
@@ -195,11 +195,17 @@ function fakeRcl(bus: FakeBus, overrides: Record<string, unknown> = {}): Rcl & {
     }
     name = () => this.nodeName;
     namespace = () => this.ns || '/';
+    private check(type: string): void {
+      // what rclnodejs does for a package it generated no classes for
+      if (missingPackages.includes(type.split('/')[0]!)) throw new Error(`Cannot find module '/x/rclnodejs/generated/${type.split('/')[0]}/${type.replace(/\//g, '__')}.js'\n    at Module._resolveFilename (node:internal)`);
+    }
     createSubscription(type: string, topic: string, options: { qos: FakeQoS }, cb: (m: unknown) => void): unknown {
+      this.check(type);
       bus.subscribe({ node: this.nodeName, topic, type, qos: options.qos, cb: (m) => !this.destroyed && this.spinning && cb(m) });
       return {};
     }
     createPublisher(type: string, topic: string, options: { qos: FakeQoS }) {
+      this.check(type);
       const ep = { node: this.nodeName, topic, type, qos: options.qos };
       bus.pubs.push(ep);
       return { publish: (msg: unknown) => bus.publish(ep, msg) };
@@ -242,6 +248,7 @@ function fakeRcl(bus: FakeBus, overrides: Record<string, unknown> = {}): Rcl & {
   let shutdowns = 0;
   return {
     nodes,
+    shutdowns: () => shutdowns,
     init: async () => {},
     shutdown: () => void shutdowns++,
     Context: class {},
@@ -409,21 +416,36 @@ describe('the ROS 2 node over an in-memory bus', () => {
     await t.close();
   });
 
+  it('a message package that is not installed: one line naming the topic and type; nothing left running', async () => {
+    const rcl = fakeRcl(new FakeBus(), {}, ['px4_msgs']);
+    const t = await createRos2Transport(ros2Cfg({ output: 'px4', imuType: 'px4_msgs/msg/SensorCombined', imuTopic: '/fmu/out/sensor_combined' }), { ...baseCtx(), rcl });
+    const e = await t.open(recordingSink().sink).then(() => new Error('opened'), (x: unknown) => x as Error);
+    expect(e.message).toMatch(/^ROS 2 transport: cannot subscribe to \/fmu\/out\/sensor_combined \(px4_msgs\/msg\/SensorCombined\): Cannot find module .*generate-ros-messages/);
+    expect(e.message.split('\n')).toHaveLength(1);
+    expect(rcl.nodes[0]!.destroyed).toBe(true);
+    expect(rcl.shutdowns()).toBe(1);
+    // vision_msgs missing only costs the detections
+    const r2 = fakeRcl(new FakeBus(), {}, ['vision_msgs']);
+    const t2 = await createRos2Transport(ros2Cfg(), { ...baseCtx(), rcl: r2 });
+    await t2.open(recordingSink().sink);
+    await t2.close();
+  });
+
   it('actuators output without an airframe file is refused with a clear error', async () => {
     await expect(createRos2Transport(ros2Cfg({ output: 'actuators' }), { ...baseCtx(), rcl: fakeRcl(new FakeBus()) })).rejects.toThrow(/output "actuators" needs the airframe geometry/);
   });
 
   it('flies a lap of `sim serve --ros2` in lockstep against the daemon over the bus, as the in-process link does', async () => {
     const bus = new FakeBus();
-    bus.record = (topic) => topic === '/brainpilot/armed';
+    bus.record = (topic) => ['/brainpilot/armed', '/diagnostics', '/brainpilot/gate_detections', '/brainpilot/time_to_gate'].includes(topic);
     const rcl = fakeRcl(bus);
-    const cfg = parseConfig({ track: { map: 'warmup' }, log: { healthIntervalS: 0 }, transport: { kind: 'ros2', clock: 'lockstep' } });
+    const cfg = parseConfig({ track: { map: 'warmup' }, log: { healthIntervalS: 0.25 }, transport: { kind: 'ros2', clock: 'lockstep' } });
     const sim = buildSim({ ...RACE_DEFAULTS, track: 'warmup', laps: 1, seed: 3 });
     const served = serveRos2(sim, { laps: 1, seed: 3, realtimeFactor: 0, log: silent, rcl, waitForArmS: 10 });
     const pipeline = new Pipeline(pipelineConfigFromConfig(cfg));
     const transport = await createRos2Transport(cfg.transport as Ros2Config, { log: silent, ...cameraFor(cfg), vehicle: pipeline.cfg.vehicle, rcl });
     expect(transport.clock).toBe('lockstep');
-    const daemon = new Daemon({ controller: pipeline, transport, log: silent, rateHz: cfg.control.rateHz, healthIntervalS: 0 });
+    const daemon = new Daemon({ controller: pipeline, transport, log: silent, rateHz: cfg.control.rateHz, healthIntervalS: cfg.log.healthIntervalS });
     await daemon.start();
     const { result, commandsRejected, ticksLate } = await served;
     await daemon.stop('simulator finished');
@@ -434,6 +456,16 @@ describe('the ROS 2 node over an in-memory bus', () => {
     expect(result.completed).toBe(true);
     expect(result.laps[0]!.gatesPassed).toBe(result.laps[0]!.gatesTotal);
     expect(bus.of('/brainpilot/armed')).toEqual([{ data: true }, { data: false }]);
+    // the daemon's health went out as diagnostics, the colliculus' sightings as detections
+    const diags = bus.of('/diagnostics') as { status: { level: number; values: { key: string; value: string }[] }[] }[];
+    expect(diags.length).toBeGreaterThan(0);
+    expect(diags.some((d) => d.status[0]!.level === 0 && Number(d.status[0]!.values.find((v) => v.key === 'frames_per_s')!.value) > 0)).toBe(true);
+    const dets = bus.of('/brainpilot/gate_detections') as { detections: { id: string; results: { hypothesis: { class_id: string } }[] }[] }[];
+    expect(dets.length).toBeGreaterThan(100); // one per accepted frame (~30 Hz for a ~10 s lap)
+    expect(dets.some((d) => d.detections.some((x) => x.id === 'target' && x.results[0]!.hypothesis.class_id === 'gate'))).toBe(true);
+    const ttg = bus.of('/brainpilot/time_to_gate') as { data: number }[];
+    expect(ttg.length).toBeGreaterThan(0);
+    expect(ttg.every((m) => Number.isFinite(m.data))).toBe(true);
 
     // the same seed over the in-process link: the ROS 2 mapping must not change how the drone flies
     const ref = await startDaemon(parseConfig({ track: { map: 'warmup' }, log: { healthIntervalS: 0 }, transport: { kind: 'sim', track: 'warmup', seed: 3, laps: 1 } }), silent);

@@ -128,6 +128,8 @@ export function qosProfiles(rcl: Rcl): { sensor: unknown; command: unknown; latc
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const firstLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
+const MSG_HINT = "is the message's package installed, and were rclnodejs' messages generated after it (npx generate-ros-messages)?";
 
 /** Config keys that are not ROS parameters (they name the node itself). */
 const NOT_PARAMS = new Set(['kind', 'nodeName', 'namespace']);
@@ -175,8 +177,18 @@ export class Ros2Transport implements Transport {
   }
 
   async open(sink: SensorSink): Promise<void> {
-    const rcl = this.rcl;
     this.sink = sink;
+    try {
+      await this.start();
+    } catch (e) {
+      // leave nothing behind, and say it in one line (rcl errors can span many)
+      await this.close().catch(() => {});
+      throw new Error(firstLine(e).startsWith('ROS 2 transport') ? firstLine(e) : `ROS 2 transport: ${firstLine(e)}`);
+    }
+  }
+
+  private async start(): Promise<void> {
+    const rcl = this.rcl;
     this.context = new rcl.Context();
     await rcl.init(this.context, ['brainpilot', ...rosArgs()]);
     const node = new rcl.Node(this.cfg.nodeName, this.cfg.namespace, this.context);
@@ -184,32 +196,45 @@ export class Ros2Transport implements Transport {
     this.cfg = this.declareParameters(node);
     const c = this.cfg;
     const q = qosProfiles(rcl);
-    const sensor = { qos: q.sensor };
+    const sub = (type: string, topic: string, qos: unknown, cb: (m: unknown) => void): void => {
+      try {
+        node.createSubscription(type, topic, { qos }, cb);
+      } catch (e) {
+        throw new Error(`cannot subscribe to ${topic} (${type}): ${firstLine(e)}; ${MSG_HINT}`);
+      }
+    };
+    const pub = (type: string, topic: string, qos: unknown): RclPublisher => {
+      try {
+        return node.createPublisher(type, topic, { qos });
+      } catch (e) {
+        throw new Error(`cannot publish ${topic} (${type}): ${firstLine(e)}; ${MSG_HINT}`);
+      }
+    };
 
-    if (c.compressed) node.createSubscription('sensor_msgs/msg/CompressedImage', c.imageTopic, sensor, (m) => this.onImage(m, true));
-    else node.createSubscription('sensor_msgs/msg/Image', c.imageTopic, sensor, (m) => this.onImage(m, false));
-    if (c.cameraInfoTopic) node.createSubscription('sensor_msgs/msg/CameraInfo', c.cameraInfoTopic, sensor, (m) => this.onCameraInfo(m));
-    if (c.imuType === 'px4_msgs/msg/SensorCombined') node.createSubscription(c.imuType, c.imuTopic, sensor, (m) => this.onImu(px4SensorCombinedToSample(m)));
-    else node.createSubscription(c.imuType, c.imuTopic, sensor, (m) => this.onImu(imuToSample(m)));
+    if (c.compressed) sub('sensor_msgs/msg/CompressedImage', c.imageTopic, q.sensor, (m) => this.onImage(m, true));
+    else sub('sensor_msgs/msg/Image', c.imageTopic, q.sensor, (m) => this.onImage(m, false));
+    if (c.cameraInfoTopic) sub('sensor_msgs/msg/CameraInfo', c.cameraInfoTopic, q.sensor, (m) => this.onCameraInfo(m));
+    if (c.imuType === 'px4_msgs/msg/SensorCombined') sub(c.imuType, c.imuTopic, q.sensor, (m) => this.onImu(px4SensorCombinedToSample(m)));
+    else sub(c.imuType, c.imuTopic, q.sensor, (m) => this.onImu(imuToSample(m)));
 
     // lockstep: the simulator publishes its clock after the sensors of each control period and
     // waits for the command stamped with it (reliable: a lost tick would stall it until its timeout)
-    if (c.clock === 'lockstep') node.createSubscription('rosgraph_msgs/msg/Clock', c.clockTopic, { qos: q.command }, (m) => this.onClock(m));
+    if (c.clock === 'lockstep') sub('rosgraph_msgs/msg/Clock', c.clockTopic, q.command, (m) => this.onClock(m));
 
-    const cmd = { qos: q.command };
-    if (c.output === 'ctbr') this.pubs.command = node.createPublisher('geometry_msgs/msg/TwistStamped', c.commandTopic, cmd);
-    if (c.output === 'actuators') this.pubs.command = node.createPublisher('actuator_msgs/msg/Actuators', c.commandTopic, cmd);
+    if (c.output === 'ctbr') this.pubs.command = pub('geometry_msgs/msg/TwistStamped', c.commandTopic, q.command);
+    if (c.output === 'actuators') this.pubs.command = pub('actuator_msgs/msg/Actuators', c.commandTopic, q.command);
     if (c.output === 'px4') {
-      this.pubs.px4Rates = node.createPublisher('px4_msgs/msg/VehicleRatesSetpoint', `${c.px4Prefix}/in/vehicle_rates_setpoint`, cmd);
-      this.pubs.px4Mode = node.createPublisher('px4_msgs/msg/OffboardControlMode', `${c.px4Prefix}/in/offboard_control_mode`, cmd);
-      this.pubs.px4Command = node.createPublisher('px4_msgs/msg/VehicleCommand', `${c.px4Prefix}/in/vehicle_command`, cmd);
+      this.pubs.px4Rates = pub('px4_msgs/msg/VehicleRatesSetpoint', `${c.px4Prefix}/in/vehicle_rates_setpoint`, q.command);
+      this.pubs.px4Mode = pub('px4_msgs/msg/OffboardControlMode', `${c.px4Prefix}/in/offboard_control_mode`, q.command);
+      this.pubs.px4Command = pub('px4_msgs/msg/VehicleCommand', `${c.px4Prefix}/in/vehicle_command`, q.command);
     }
     if (c.armedTopic) {
-      this.pubs.armed = node.createPublisher('std_msgs/msg/Bool', c.armedTopic, { qos: q.latched });
+      this.pubs.armed = pub('std_msgs/msg/Bool', c.armedTopic, q.latched);
       this.pubs.armed.publish({ data: true });
     }
-    if (c.diagnosticsTopic) this.pubs.diag = node.createPublisher('diagnostic_msgs/msg/DiagnosticArray', c.diagnosticsTopic, cmd);
+    if (c.diagnosticsTopic) this.pubs.diag = pub('diagnostic_msgs/msg/DiagnosticArray', c.diagnosticsTopic, q.command);
     // vision_msgs is not in ros-base: without it the node flies, it just does not publish detections
+    const cmd = { qos: q.command };
     if (c.detectionsTopic) this.pubs.detections = this.optionalPublisher(node, 'vision_msgs/msg/Detection2DArray', c.detectionsTopic, cmd);
     if (c.timeToGateTopic) this.pubs.ttg = this.optionalPublisher(node, 'std_msgs/msg/Float64', c.timeToGateTopic, cmd);
 
@@ -217,8 +242,8 @@ export class Ros2Transport implements Transport {
     this.watchdog = setInterval(() => this.checkLink(), 100);
     this.watchdog.unref();
     this.ctx.log.info(
-      { node: `${node.namespace()}/${node.name()}`.replace('//', '/'), image: c.imageTopic, imu: c.imuTopic, output: c.output },
-      `ROS 2 node ${node.name()}: camera ${c.imageTopic}${c.compressed ? ' (compressed)' : ''}, IMU ${c.imuTopic}, output ${c.output}`,
+      { node: `${node.namespace()}/${node.name()}`.replace('//', '/'), image: c.imageTopic, imu: c.imuTopic, output: c.output, clock: c.clock },
+      `ROS 2 node ${node.name()}: camera ${c.imageTopic}${c.compressed ? ' (compressed)' : ''}, IMU ${c.imuTopic}, output ${c.output}, ${c.clock}`,
     );
   }
 
@@ -257,7 +282,12 @@ export class Ros2Transport implements Transport {
       if (NOT_PARAMS.has(key)) continue;
       const type = typeOf(key, value);
       const desc = new rcl.ParameterDescriptor(key, type, `brainpilot transport.${key} (see config/*.yaml)`, !LIVE_PARAMS.has(key));
-      const p = node.declareParameter(new rcl.Parameter(key, type, toParam(key, value)), desc);
+      let p: RclParameter;
+      try {
+        p = node.declareParameter(new rcl.Parameter(key, type, toParam(key, value)), desc);
+      } catch (e) {
+        throw new Error(`ROS 2 transport: parameter ${key}: ${firstLine(e)} (a double needs a decimal point in a params file: 1000.0)`);
+      }
       raw[key] = fromParam(key, p.value);
     }
     const parsed = ros2Transport.safeParse(raw);
