@@ -323,7 +323,7 @@ describe('the ROS 2 node over an in-memory bus', () => {
     expect(got.frames[0]).toMatchObject({ encoding: 'rgb8', width: 4, height: 2, stampS: 0.99, intrinsics: { fx: 3 } });
     expect(got.frames[0]!.arrivalS).toBeGreaterThanOrEqual(1); // on the sensor clock: at least the newest IMU stamp
     expect(got.rejects).toEqual(['malformed: Image: unknown field "bogus"']);
-    expect(got.link).toEqual([true]);
+    expect(got.link).toEqual([]); // up from the start, and it stayed up
 
     // commands: finite and clamped to the airframe; non-finite never leaves
     t.send({ kind: 'ctbr', stampS: 1.01, thrustN: 100, rateRadS: [1, 2, 30] });
@@ -429,6 +429,22 @@ describe('the ROS 2 node over an in-memory bus', () => {
     const t2 = await createRos2Transport(ros2Cfg(), { ...baseCtx(), rcl: r2 });
     await t2.open(recordingSink().sink);
     await t2.close();
+  });
+
+  it('the link goes down when nothing arrives (naming the topics) and comes back with the first message', async () => {
+    const bus = new FakeBus();
+    const rcl = fakeRcl(bus);
+    const t = await createRos2Transport(ros2Cfg({ linkTimeoutS: 0.15, imuTopic: '/wrong/imu' }), { ...baseCtx(), rcl });
+    const details: string[] = [];
+    const { got, sink } = recordingSink();
+    await t.open({ ...sink, linkState: (up, d) => (got.link.push(up), details.push(d)) });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(got.link).toEqual([false]);
+    expect(details[0]).toBe('nothing heard yet on /wrong/imu or /camera/image_raw for 0.15 s');
+    new rcl.Node('drv').createPublisher('sensor_msgs/msg/Imu', '/wrong/imu', { qos: new FakeQoS(KEEP_LAST, 5, BEST_EFFORT, VOLATILE) }).publish(sampleToImu({ stampS: 1, gyroRadS: [0, 0, 0], accelMS2: [0, 0, 9.8] }));
+    await tick();
+    expect(got.link).toEqual([false, true]);
+    await t.close();
   });
 
   it('actuators output without an airframe file is refused with a clear error', async () => {

@@ -239,6 +239,9 @@ export class Ros2Transport implements Transport {
     if (c.timeToGateTopic) this.pubs.ttg = this.optionalPublisher(node, 'std_msgs/msg/Float64', c.timeToGateTopic, cmd);
 
     node.spin();
+    // the link counts as up from the start, so a wrong topic name shows as "link down" at once
+    this.linkUp = true;
+    this.lastSensorWallMs = performance.now();
     this.watchdog = setInterval(() => this.checkLink(), 100);
     this.watchdog.unref();
     this.ctx.log.info(
@@ -324,7 +327,8 @@ export class Ros2Transport implements Transport {
   private checkLink(): void {
     if (this.linkUp && performance.now() - this.lastSensorWallMs > this.cfg.linkTimeoutS * 1000) {
       this.linkUp = false;
-      this.sink?.linkState(false, `no ROS 2 sensor message for ${this.cfg.linkTimeoutS} s`);
+      const heard = this.n.imu + this.n.frames > 0;
+      this.sink?.linkState(false, `${heard ? 'no ROS 2 sensor message' : 'nothing heard yet'} on ${this.cfg.imuTopic} or ${this.cfg.imageTopic} for ${this.cfg.linkTimeoutS} s`);
     }
   }
 
