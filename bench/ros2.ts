@@ -21,17 +21,29 @@ import {
   type FrameContext,
 } from '../src/transports/ros2/mapping.js';
 
-function time(fn: () => unknown, minMs = 300): { perCallUs: number; calls: number } {
+/**
+ * Per-call cost in batches: the fastest batch is the cost on an idle core (this 2-core machine is
+ * shared, so the median shows the contention at the time of the run as well).
+ */
+function time(fn: () => unknown, minMs = 400, batches = 8): { bestUs: number; medianUs: number; calls: number } {
   for (let i = 0; i < 5; i++) fn();
+  const per: number[] = [];
   let calls = 0;
-  const t0 = performance.now();
-  let t = t0;
-  while (t - t0 < minMs) {
-    fn();
-    calls++;
-    t = performance.now();
+  for (let b = 0; b < batches; b++) {
+    let n = 0;
+    const t0 = performance.now();
+    let t = t0;
+    while (t - t0 < minMs / batches || n < 3) {
+      fn();
+      n++;
+      t = performance.now();
+    }
+    per.push(((t - t0) * 1000) / n);
+    calls += n;
   }
-  return { perCallUs: Math.round(((t - t0) * 1000 * 100) / calls) / 100, calls };
+  per.sort((a, b) => a - b);
+  const r2 = (x: number): number => Math.round(x * 100) / 100;
+  return { bestUs: r2(per[0]!), medianUs: r2(per[Math.floor(per.length / 2)]!), calls };
 }
 
 export function benchRos2(): Record<string, unknown> {
@@ -63,7 +75,7 @@ export function benchRos2(): Record<string, unknown> {
       rgb8PassThrough: time(() => must(imageToFrame(img('rgb8', w * 3, rgb), ctx).ok)),
       bgr8ToRgb8: time(() => must(imageToFrame(img('bgr8', w * 3, rgb), ctx).ok)),
       rgb8PaddedRepack: time(() => must(imageToFrame(img('rgb8', w * 3 + 64, padded), ctx).ok)),
-      jpegDecode: { ...time(() => must(compressedToFrame({ header, format: 'jpeg', data: jpg }, ctx).ok), 1000), jpegBytes: jpg.length },
+      jpegDecode: { ...time(() => must(compressedToFrame({ header, format: 'jpeg', data: jpg }, ctx).ok), 2000), jpegBytes: jpg.length },
     },
     imu: time(() => must(imuToSample(imu).ok)),
     twistStampedOut: time(() => ctbrToTwistStamped({ kind: 'ctbr', stampS: 1, thrustN: 9, rateRadS: [0.1, 0.2, 0.3] })),
