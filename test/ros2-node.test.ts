@@ -68,6 +68,13 @@ describe('without rclnodejs: one clear line', () => {
     expect(e3.message).toContain('does not look like rclnodejs');
   });
 
+  it('removes rclnodejs’ own SIGINT handler, so a Ctrl-C disarms before the context goes', async () => {
+    let removed = 0;
+    const mod = { default: { init: async () => {}, Node: class {}, removeSignalHandlers: () => void removed++ } };
+    await withEnv('AMENT_PREFIX_PATH', '/opt/ros/jazzy', () => loadRclnodejs(() => Promise.resolve(mod)));
+    expect(removed).toBe(1);
+  });
+
   const cli = (args: string[], env: Record<string, string | undefined>) => {
     const e: NodeJS.ProcessEnv = { ...process.env, ...env };
     for (const [k, v] of Object.entries(env)) if (v === undefined) delete e[k];

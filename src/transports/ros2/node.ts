@@ -80,6 +80,7 @@ interface RclNode {
 export interface Rcl {
   init(context?: unknown, argv?: string[]): Promise<void>;
   shutdown(context?: unknown): void;
+  removeSignalHandlers?(): void;
   Context: new () => unknown;
   Node: new (name: string, ns?: string, context?: unknown) => RclNode;
   Parameter: new (name: string, type: number, value?: unknown) => RclParameter;
@@ -106,6 +107,9 @@ export async function loadRclnodejs(load?: () => Promise<unknown>, who = 'ROS 2 
   }
   const m = ((mod as { default?: unknown }).default ?? mod) as Partial<Rcl>;
   if (typeof m.init !== 'function' || typeof m.Node !== 'function') throw new Ros2UnavailableError(`${who}: the installed rclnodejs does not look like rclnodejs ≥ 1 (no init/Node); ${ENABLE}`);
+  // rclnodejs shuts every context down on SIGINT by itself: that would drop the daemon's disarm
+  // (armed=false, PX4's disarm command) on the floor. brainpilot's own handler disarms, then closes.
+  m.removeSignalHandlers?.();
   return m as Rcl;
 }
 
