@@ -15,11 +15,13 @@ import { Daemon } from '../src/daemon/daemon.js';
 import type { SensorSink } from '../src/daemon/transport.js';
 import { Pipeline } from '../src/pipeline.js';
 import { cameraFor, pipelineConfigFromConfig, startDaemon } from '../src/cli/run.js';
-import { Ros2UnavailableError, createRos2Transport, loadRclnodejs, rosArgs, type Rcl, type Ros2Config } from '../src/transports/ros2/node.js';
+import { Ros2UnavailableError, createRos2Transport, loadRclnodejs, rosArgs, type Ros2Config } from '../src/transports/ros2/node.js';
+import { loadVehicle } from '../sim/vehicle.js';
 import { sampleToImu, frameToImage, intrinsicsToCameraInfo } from '../src/transports/ros2/mapping.js';
 import { serveRos2 } from '../sim/serve/ros2.js';
 import { buildSim, RACE_DEFAULTS } from '../src/cli/race.js';
 import type { CameraFrame, ImuSample } from '../src/tracts/io.js';
+import { BEST_EFFORT, FakeBus, FakeQoS, KEEP_LAST, PT, RELIABLE, TRANSIENT_LOCAL, VOLATILE, fakeRcl } from './helpers/ros2-fake-bus.js';
 
 const root = join(import.meta.dirname, '..');
 const silent = pino({ level: 'silent' });
@@ -111,168 +113,6 @@ describe('without rclnodejs: one clear line', () => {
     expect(rosArgs(['node', 'main.js', 'run'])).toEqual([]);
   });
 });
-
-// ---------------------------------------------------------------------------------------------------
-// An in-memory bus with rclnodejs' API shape
-// ---------------------------------------------------------------------------------------------------
-
-const KEEP_LAST = 1, RELIABLE = 1, BEST_EFFORT = 2, VOLATILE = 2, TRANSIENT_LOCAL = 1;
-class FakeQoS {
-  static HistoryPolicy = { RMW_QOS_POLICY_HISTORY_KEEP_LAST: KEEP_LAST };
-  static ReliabilityPolicy = { RMW_QOS_POLICY_RELIABILITY_RELIABLE: RELIABLE, RMW_QOS_POLICY_RELIABILITY_BEST_EFFORT: BEST_EFFORT };
-  static DurabilityPolicy = { RMW_QOS_POLICY_DURABILITY_VOLATILE: VOLATILE, RMW_QOS_POLICY_DURABILITY_TRANSIENT_LOCAL: TRANSIENT_LOCAL };
-  constructor(
-    readonly history: number,
-    readonly depth: number,
-    readonly reliability: number,
-    readonly durability: number,
-  ) {}
-}
-
-interface Endpoint {
-  node: string;
-  topic: string;
-  type: string;
-  qos: FakeQoS;
-}
-
-class FakeBus {
-  readonly subs: (Endpoint & { cb: (m: unknown) => void })[] = [];
-  readonly pubs: Endpoint[] = [];
-  readonly published: { topic: string; type: string; msg: unknown }[] = [];
-  readonly latched = new Map<string, unknown>();
-  mismatches: string[] = [];
-  record = (topic: string) => topic !== '/imu/data' && topic !== '/camera/image_raw' && topic !== '/camera/camera_info';
-
-  private matches(p: Endpoint, s: Endpoint): boolean {
-    if (p.type !== s.type) {
-      this.mismatches.push(`${p.topic}: ${p.type} vs ${s.type}`);
-      return false;
-    }
-    // DDS: a reliable reader does not match a best-effort writer
-    return !(s.qos.reliability === RELIABLE && p.qos.reliability === BEST_EFFORT);
-  }
-
-  publish(p: Endpoint, msg: unknown): void {
-    if (this.record(p.topic)) this.published.push({ topic: p.topic, type: p.type, msg });
-    if (p.qos.durability === TRANSIENT_LOCAL) this.latched.set(p.topic, msg);
-    for (const s of this.subs) if (s.topic === p.topic && this.matches(p, s)) setImmediate(() => s.cb(structuredClone(msg)));
-  }
-
-  subscribe(s: Endpoint & { cb: (m: unknown) => void }): void {
-    this.subs.push(s);
-    const last = this.latched.get(s.topic);
-    if (last !== undefined && s.qos.durability === TRANSIENT_LOCAL) setImmediate(() => s.cb(structuredClone(last)));
-  }
-
-  of(topic: string): unknown[] {
-    return this.published.filter((p) => p.topic === topic).map((p) => p.msg);
-  }
-}
-
-const PT = { PARAMETER_NOT_SET: 0, PARAMETER_BOOL: 1, PARAMETER_INTEGER: 2, PARAMETER_DOUBLE: 3, PARAMETER_STRING: 4, PARAMETER_INTEGER_ARRAY: 7 };
-
-function fakeRcl(bus: FakeBus, overrides: Record<string, unknown> = {}, missingPackages: string[] = []): Rcl & { nodes: FakeNode[]; shutdowns: () => number } {
-  class Parameter {
-    constructor(
-      readonly name: string,
-      readonly type: number,
-      public value?: unknown,
-    ) {}
-  }
-  class ParameterDescriptor {
-    constructor(
-      readonly name: string,
-      readonly type: number,
-      readonly description = '',
-      readonly readOnly = false,
-    ) {}
-  }
-  const nodes: FakeNode[] = [];
-  class Node implements FakeNode {
-    readonly params = new Map<string, { p: Parameter; d: ParameterDescriptor }>();
-    private readonly setCbs: ((ps: Parameter[]) => { successful: boolean; reason: string })[] = [];
-    spinning = false;
-    destroyed = false;
-    constructor(
-      private readonly nodeName: string,
-      private readonly ns = '',
-    ) {
-      nodes.push(this);
-    }
-    name = () => this.nodeName;
-    namespace = () => this.ns || '/';
-    private check(type: string): void {
-      // what rclnodejs does for a package it generated no classes for
-      if (missingPackages.includes(type.split('/')[0]!)) throw new Error(`Cannot find module '/x/rclnodejs/generated/${type.split('/')[0]}/${type.replace(/\//g, '__')}.js'\n    at Module._resolveFilename (node:internal)`);
-    }
-    createSubscription(type: string, topic: string, options: { qos: FakeQoS }, cb: (m: unknown) => void): unknown {
-      this.check(type);
-      bus.subscribe({ node: this.nodeName, topic, type, qos: options.qos, cb: (m) => !this.destroyed && this.spinning && cb(m) });
-      return {};
-    }
-    createPublisher(type: string, topic: string, options: { qos: FakeQoS }) {
-      this.check(type);
-      const ep = { node: this.nodeName, topic, type, qos: options.qos };
-      bus.pubs.push(ep);
-      return { publish: (msg: unknown) => bus.publish(ep, msg) };
-    }
-    declareParameter(p: Parameter, d: ParameterDescriptor): Parameter {
-      const o = overrides[p.name];
-      const q = o === undefined ? p : new Parameter(p.name, p.type, o);
-      this.params.set(p.name, { p: q, d });
-      return q;
-    }
-    getParameter(name: string) {
-      return this.params.get(name)!.p;
-    }
-    /** As rclnodejs' setParameters: read-only refused, then the callbacks decide. */
-    setParameter(p: Parameter): { successful: boolean; reason: string } {
-      const have = this.params.get(p.name);
-      if (!have) return { successful: false, reason: 'undeclared' };
-      if (have.d.readOnly) return { successful: false, reason: 'read-only' };
-      for (const cb of this.setCbs) {
-        const r = cb([p]);
-        if (!r.successful) return r;
-      }
-      have.p = p;
-      return { successful: true, reason: '' };
-    }
-    addOnSetParametersCallback(cb: (ps: Parameter[]) => { successful: boolean; reason: string }): void {
-      this.setCbs.push(cb);
-    }
-    now = () => ({ nanoseconds: BigInt(Math.round(performance.now() * 1e6)) });
-    spin(): void {
-      this.spinning = true;
-    }
-    stop(): void {
-      this.spinning = false;
-    }
-    destroy(): void {
-      this.destroyed = true;
-    }
-  }
-  let shutdowns = 0;
-  return {
-    nodes,
-    shutdowns: () => shutdowns,
-    init: async () => {},
-    shutdown: () => void shutdowns++,
-    Context: class {},
-    Node: Node as unknown as Rcl['Node'],
-    Parameter: Parameter as unknown as Rcl['Parameter'],
-    ParameterDescriptor: ParameterDescriptor as unknown as Rcl['ParameterDescriptor'],
-    ParameterType: PT,
-    QoS: FakeQoS,
-  };
-}
-
-interface FakeNode {
-  params: Map<string, { p: { name: string; type: number; value?: unknown }; d: { readOnly: boolean } }>;
-  setParameter(p: { name: string; type: number; value?: unknown }): { successful: boolean; reason: string };
-  spinning: boolean;
-  destroyed: boolean;
-}
 
 /** A sink that records what the transport delivers. */
 function recordingSink() {
@@ -495,5 +335,31 @@ describe('the ROS 2 node over an in-memory bus', () => {
     await ref.finished;
     const refLap = (ref.transport as unknown as { result: { laps: { timeS: number }[] } }).result.laps[0]!.timeS;
     expect(Math.abs(result.laps[0]!.timeS - refLap)).toBeLessThan(0.1);
+  }, 50_000);
+
+  it('flies a lap as the flight controller: rate loop + mixer → Actuators rotor speeds (Gazebo’s path) → the simulator’s motors', async () => {
+    const bus = new FakeBus();
+    const rcl = fakeRcl(bus);
+    const cfg = parseConfig({ track: { map: 'warmup' }, log: { healthIntervalS: 0 }, transport: { kind: 'ros2', clock: 'lockstep', output: 'actuators', commandTopic: '/motor_speed' } });
+    const sim = buildSim({ ...RACE_DEFAULTS, track: 'warmup', laps: 1, seed: 3 });
+    // the simulator takes rotor speeds in PX4's gz slot order at 1000 rad/s full scale, as the config does
+    const served = serveRos2(sim, { laps: 1, seed: 3, realtimeFactor: 0, log: silent, rcl, waitForArmS: 10, maxRotorRadS: 1000, motorOrder: [1, 2, 3, 0] });
+    const pipeline = new Pipeline(pipelineConfigFromConfig(cfg));
+    const v = loadVehicle('racer-280');
+    const motors = {
+      rateLoop: { p: v.rateGains.p, i: v.rateGains.i, d: v.rateGains.d, inertiaKgM2: v.inertiaKgM2 },
+      geometry: { armXM: v.armXM, armYM: v.armYM, motorMaxThrustN: v.motorMaxThrustN, yawTorquePerThrustM: v.yawTorquePerThrustM, motorIdle: v.motorIdle },
+    };
+    const transport = await createRos2Transport(cfg.transport as Ros2Config, { log: silent, ...cameraFor(cfg), vehicle: pipeline.cfg.vehicle, rcl, motors });
+    const daemon = new Daemon({ controller: pipeline, transport, log: silent, rateHz: cfg.control.rateHz, healthIntervalS: 0 });
+    await daemon.start();
+    const { result, commandsRejected, ticksLate } = await served;
+    await daemon.stop('simulator finished');
+    expect(commandsRejected).toBe(0);
+    expect(ticksLate).toBe(0);
+    expect(bus.mismatches).toEqual([]);
+    expect(result.crashes).toBe(0);
+    expect(result.completed).toBe(true);
+    expect(result.laps[0]!.gatesPassed).toBe(result.laps[0]!.gatesTotal);
   }, 50_000);
 });

@@ -1,16 +1,18 @@
 /**
  * `brainpilot sim serve --ros2`: the built-in simulator as a ROS 2 node, paced by the wall clock like
- * a real simulator, or in lockstep (deterministic, as fast as the controller). It publishes what a camera and IMU driver would (sensor_msgs Image + CameraInfo +
- * Imu, SensorData QoS, REP-105 frame ids) and takes brainpilot's CTBR command (TwistStamped) and the
- * armed state (std_msgs/Bool, transient local). The run starts when the controller says it is armed
+ * a real simulator, or in lockstep (deterministic, as fast as the controller). It publishes what a
+ * camera and IMU driver would (sensor_msgs Image + CameraInfo + Imu, SensorData QoS, REP-105 frame
+ * ids) and takes brainpilot's CTBR command (TwistStamped) or rotor speeds (actuator_msgs/Actuators,
+ * straight to the motors like a Gazebo motor model), and the armed state (std_msgs/Bool, transient
+ * local). The run starts when the controller says it is armed
  * (so a node started second does not find the drone already on the floor) and ends at the last lap,
  * a crash, or the controller's disarm once the drone is down. Topics follow the ros2 transport's
  * defaults; `--ros-args -r from:=to` remaps them.
  */
 import type { Logger } from 'pino';
-import type { CameraFrame, CtbrCommand, ImuSample } from '../../src/tracts/io.js';
+import type { CameraFrame, FlightCommand, ImuSample } from '../../src/tracts/io.js';
 import { loadRclnodejs, qosProfiles, rosArgs, type Rcl } from '../../src/transports/ros2/node.js';
-import { boolMsg, frameToImage, intrinsicsToCameraInfo, sampleToImu, toClockMsg, twistStampedToCtbr } from '../../src/transports/ros2/mapping.js';
+import { PX4_QUAD_X_ORDER, actuatorsToMotors, boolMsg, frameToImage, intrinsicsToCameraInfo, sampleToImu, toClockMsg, twistStampedToCtbr, type MotorOrder } from '../../src/transports/ros2/mapping.js';
 import type { RaceResult } from '../runner.js';
 import type { Sim } from '../world.js';
 import { SimServer, type SimWire } from './loop.js';
@@ -23,6 +25,8 @@ export interface Ros2SimTopics {
   armed: string;
   /** Lockstep only: rosgraph_msgs/Clock, published after each control period's sensors. */
   clock: string;
+  /** actuator_msgs/Actuators rotor speeds, as a Gazebo multicopter model takes them (no FC). */
+  motorSpeed: string;
 }
 
 export const ROS2_SIM_TOPICS: Ros2SimTopics = {
@@ -32,6 +36,7 @@ export const ROS2_SIM_TOPICS: Ros2SimTopics = {
   command: '/brainpilot/command',
   armed: '/brainpilot/armed',
   clock: '/clock',
+  motorSpeed: '/motor_speed',
 };
 
 export interface Ros2SimOptions {
@@ -49,6 +54,9 @@ export interface Ros2SimOptions {
   nodeName?: string;
   /** Give up if no controller arms within this long, s. */
   waitForArmS?: number;
+  /** The motor model on motorSpeed: rotor speed at command 1, rad/s, and the slot order (PX4 gz models'). */
+  maxRotorRadS?: number;
+  motorOrder?: MotorOrder;
   /** Injected rclnodejs (tests); default: the lazy import with its one-line error. */
   rcl?: Rcl;
 }
@@ -82,7 +90,7 @@ export async function serveRos2(sim: Sim, o: Ros2SimOptions): Promise<Ros2SimRes
   const lockstep = o.realtimeFactor === 0;
   const pubClock = lockstep ? node.createPublisher('rosgraph_msgs/msg/Clock', t.clock, { qos: q.command }) : null;
   // lockstep: the tick waiting for the command stamped with its time
-  let waiting: { tS: number; resolve: (c: CtbrCommand | null) => void } | null = null;
+  let waiting: { tS: number; resolve: (c: FlightCommand | null) => void } | null = null;
   let ticksLate = 0;
   const lockTimeoutMs = (o.lockstepTimeoutS ?? 2) * 1000;
   const wire: SimWire = {
@@ -95,7 +103,7 @@ export async function serveRos2(sim: Sim, o: Ros2SimOptions): Promise<Ros2SimRes
     ...(lockstep
       ? {
           tick: (tS: number) =>
-            new Promise<CtbrCommand | null>((resolve) => {
+            new Promise<FlightCommand | null>((resolve) => {
               const timer = setTimeout(() => {
                 ticksLate++;
                 waiting = null;
@@ -125,6 +133,17 @@ export async function serveRos2(sim: Sim, o: Ros2SimOptions): Promise<Ros2SimRes
     if (!lockstep) return server.command(r.value);
     // lockstep: the answer to the waiting tick (an older stamp is a late answer to a timed-out one)
     if (waiting && r.value.stampS >= waiting.tS - 1e-6) waiting.resolve(r.value);
+  });
+  // rotor speeds straight to the motors, bypassing the simulated FC (what Gazebo's motor model takes)
+  const order = o.motorOrder ?? PX4_QUAD_X_ORDER;
+  const maxRotorRadS = o.maxRotorRadS ?? 1000;
+  node.createSubscription('actuator_msgs/msg/Actuators', t.motorSpeed, { qos: q.command }, (m) => {
+    const r = actuatorsToMotors(m, order, maxRotorRadS);
+    if (!r.ok) return reject(`${r.kind}: ${r.detail}`);
+    if (!armed) return;
+    const cmd: FlightCommand = { kind: 'motors', stampS: r.value.stampS, motors: r.value.motors };
+    if (!lockstep) return server.command(cmd);
+    if (waiting && cmd.stampS >= waiting.tS - 1e-6) waiting.resolve(cmd);
   });
   node.createSubscription('std_msgs/msg/Bool', t.armed, { qos: q.latched }, (m) => {
     const r = boolMsg(m, 'armed');

@@ -17,6 +17,7 @@ import type { PerceptionReport, SensorSink, Transport } from '../../daemon/trans
 import type { HealthSnapshot } from '../../daemon/daemon.js';
 import { DirectMotorOutput, type MixerGeometryInput, type RateLoopConfigInput } from '../../regions/motor.js';
 import type { CameraIntrinsics, CameraMount, CtbrCommand, FlightCommand, ImuSample } from '../../tracts/io.js';
+import type { Vec3 } from '../../math/vec3.js';
 import {
   cameraInfoToIntrinsics,
   checkCtbr,
@@ -167,6 +168,8 @@ export class Ros2Transport implements Transport {
   private closed = false;
   private readonly motors: DirectMotorOutput | null;
   private setpoint: CtbrCommand | null = null;
+  private gyroRadS: Vec3 = [0, 0, 0];
+  private lastMotorS = NaN;
   private readonly n = { imu: 0, frames: 0, cameraInfo: 0, ticks: 0, published: 0, clamped: 0, nonFinite: 0, unsupported: 0, publishErrors: 0 };
 
   constructor(
@@ -258,7 +261,7 @@ export class Ros2Transport implements Transport {
     try {
       return node.createPublisher(type, topic, opts);
     } catch (e) {
-      this.ctx.log.warn({ type, topic, err: String(e) }, `not publishing ${topic}: ${type} is not available (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
+      this.ctx.log.warn({ type, topic, err: firstLine(e) }, `not publishing ${topic}: ${type} is not available (${firstLine(e)})`);
       return undefined;
     }
   }
@@ -341,16 +344,14 @@ export class Ros2Transport implements Transport {
     this.noteSensor();
     if (!r.ok) return this.sink.reject(r.kind, r.detail);
     const s = r.value;
-    const dtS = s.stampS - this.lastImuS;
     this.lastImuS = s.stampS;
     this.lastImuWallMs = performance.now();
+    this.gyroRadS = s.gyroRadS;
     this.n.imu++;
+    // real time: the rate loop runs on the gyro, like an FC's (the pipeline's command is its
+    // setpoint), before the pipeline sees the sample: the inner loop's latency matters most
+    if (this.clock === 'realtime') this.stepMotors(s.stampS);
     this.sink.imu(s);
-    // the rate loop runs on the gyro, like an FC's (the pipeline's command is its setpoint)
-    if (this.motors && this.armed && this.setpoint) {
-      const out = this.motors.step(this.setpoint, s.gyroRadS, Number.isFinite(dtS) && dtS > 0 ? dtS : 0.004, s.stampS);
-      this.publish(this.pubs.command, motorsToActuators(out.motors, this.cfg.motorOrder, this.cfg.maxRotorRadS, s.stampS));
-    }
   }
 
   /** The sensor clock now: the newest IMU stamp advanced by the wall time since it arrived. */
@@ -423,7 +424,20 @@ export class Ros2Transport implements Transport {
       const m = ctbrToPx4(checked.cmd, this.ctx.vehicle.maxThrustN, this.px4NowUs());
       this.publish(this.pubs.px4Mode, m.mode);
       this.publish(this.pubs.px4Rates, m.rates);
-    } else this.setpoint = checked.cmd;
+    } else {
+      this.setpoint = checked.cmd;
+      // lockstep: the simulator waits for motor speeds stamped with its tick, so the loop steps here
+      if (this.clock === 'lockstep') this.stepMotors(checked.cmd.stampS);
+    }
+  }
+
+  /** One rate-loop + mixer step on the newest gyro; publishes Actuators stamped stampS. */
+  private stepMotors(stampS: number): void {
+    if (!this.motors || !this.armed || !this.setpoint) return;
+    const dtS = stampS - this.lastMotorS;
+    this.lastMotorS = stampS;
+    const out = this.motors.step(this.setpoint, this.gyroRadS, Number.isFinite(dtS) && dtS > 0 ? dtS : 0.004, stampS);
+    this.publish(this.pubs.command, motorsToActuators(out.motors, this.cfg.motorOrder, this.cfg.maxRotorRadS, stampS));
   }
 
   async disarm(reason: string): Promise<void> {
