@@ -25,6 +25,7 @@ import {
   motorsToActuators,
   perceptionToDetections,
   px4DisarmCommand,
+  px4RatesToCtbr,
   px4SensorCombinedToSample,
   px4Us,
   sampleToImu,
@@ -303,6 +304,12 @@ describe('commands', () => {
     expect(mode.body_rate).toBe(true);
     expect([mode.position, mode.velocity, mode.acceleration, mode.attitude, mode.thrust_and_torque, mode.direct_actuator]).toEqual([false, false, false, false, false, false]);
     expect(ctbrToPx4({ ...cmd, thrustN: 100 }, 19, 0n).rates.thrust_body[2]).toBe(-1);
+    // PX4's side reads it back (what sim serve --ros2 flies)
+    expect(value(px4RatesToCtbr(rates, 19))).toEqual({ ...cmd, stampS: 3.25 });
+    expectReject(px4RatesToCtbr({ ...rates, thrust_body: [0.1, 0, -0.5] }, 19), 'decode', /x\/y/);
+    expectReject(px4RatesToCtbr({ ...rates, thrust_body: [0, 0, 0.5] }, 19), 'decode', /outside/);
+    expectReject(px4RatesToCtbr({ ...rates, yaw: NaN }, 19), 'non-finite');
+    expectReject(px4RatesToCtbr({ ...rates, thrust_and_torque: true }, 19), 'malformed');
     const d = px4DisarmCommand(5n, 2);
     expect(d).toMatchObject({ command: 400, param1: 0, param2: 21196, target_system: 2 });
   });
@@ -406,7 +413,7 @@ describe('never throws', () => {
     const c = ctx(2, 2);
     fc.assert(
       fc.property(fc.anything({ withTypedArray: true, withBigInt: true, withNullPrototype: true }), (x) => {
-        for (const r of [imageToFrame(x, c), compressedToFrame(x, c), cameraInfoToIntrinsics(x), imuToSample(x), px4SensorCombinedToSample(x), twistStampedToCtbr(x), actuatorsToMotors(x, PX4_QUAD_X_ORDER, 1000), boolMsg(x)]) {
+        for (const r of [imageToFrame(x, c), compressedToFrame(x, c), cameraInfoToIntrinsics(x), imuToSample(x), px4SensorCombinedToSample(x), twistStampedToCtbr(x), actuatorsToMotors(x, PX4_QUAD_X_ORDER, 1000), px4RatesToCtbr(x, 40), boolMsg(x)]) {
           expect(typeof r.ok).toBe('boolean');
           if (!r.ok) expect(['malformed', 'decode', 'encoding', 'non-finite', 'time', 'incomplete']).toContain(r.kind);
         }

@@ -362,4 +362,23 @@ describe('the ROS 2 node over an in-memory bus', () => {
     expect(result.completed).toBe(true);
     expect(result.laps[0]!.gatesPassed).toBe(result.laps[0]!.gatesTotal);
   }, 50_000);
+
+  it('flies a lap through PX4’s offboard rate setpoint (FRD, normalised thrust) read back by the simulator', async () => {
+    const bus = new FakeBus();
+    const rcl = fakeRcl(bus);
+    const cfg = parseConfig({ track: { map: 'warmup' }, log: { healthIntervalS: 0 }, transport: { kind: 'ros2', clock: 'lockstep', output: 'px4' } });
+    const pipeline = new Pipeline(pipelineConfigFromConfig(cfg));
+    const sim = buildSim({ ...RACE_DEFAULTS, track: 'warmup', laps: 1, seed: 3 });
+    const served = serveRos2(sim, { laps: 1, seed: 3, realtimeFactor: 0, log: silent, rcl, waitForArmS: 10, px4: { maxThrustN: pipeline.cfg.vehicle.maxThrustN } });
+    const transport = await createRos2Transport(cfg.transport as Ros2Config, { log: silent, ...cameraFor(cfg), vehicle: pipeline.cfg.vehicle, rcl });
+    const daemon = new Daemon({ controller: pipeline, transport, log: silent, rateHz: cfg.control.rateHz, healthIntervalS: 0 });
+    await daemon.start();
+    const { result, commandsRejected, ticksLate } = await served;
+    await daemon.stop('simulator finished');
+    expect(commandsRejected).toBe(0);
+    expect(ticksLate).toBe(0);
+    expect(bus.mismatches).toEqual([]);
+    expect(result.crashes).toBe(0);
+    expect(result.completed).toBe(true);
+  }, 50_000);
 });

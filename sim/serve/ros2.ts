@@ -12,7 +12,7 @@
 import type { Logger } from 'pino';
 import type { CameraFrame, FlightCommand, ImuSample } from '../../src/tracts/io.js';
 import { loadRclnodejs, qosProfiles, rosArgs, type Rcl } from '../../src/transports/ros2/node.js';
-import { PX4_QUAD_X_ORDER, actuatorsToMotors, boolMsg, frameToImage, intrinsicsToCameraInfo, sampleToImu, toClockMsg, twistStampedToCtbr, type MotorOrder } from '../../src/transports/ros2/mapping.js';
+import { PX4_QUAD_X_ORDER, actuatorsToMotors, boolMsg, px4RatesToCtbr, frameToImage, intrinsicsToCameraInfo, sampleToImu, toClockMsg, twistStampedToCtbr, type MotorOrder } from '../../src/transports/ros2/mapping.js';
 import type { RaceResult } from '../runner.js';
 import type { Sim } from '../world.js';
 import { SimServer, type SimWire } from './loop.js';
@@ -27,6 +27,8 @@ export interface Ros2SimTopics {
   clock: string;
   /** actuator_msgs/Actuators rotor speeds, as a Gazebo multicopter model takes them (no FC). */
   motorSpeed: string;
+  /** px4_msgs/VehicleRatesSetpoint, as PX4's uXRCE-DDS client takes it (the simulated FC flies it). */
+  px4RatesSetpoint: string;
 }
 
 export const ROS2_SIM_TOPICS: Ros2SimTopics = {
@@ -37,6 +39,7 @@ export const ROS2_SIM_TOPICS: Ros2SimTopics = {
   armed: '/brainpilot/armed',
   clock: '/clock',
   motorSpeed: '/motor_speed',
+  px4RatesSetpoint: '/fmu/in/vehicle_rates_setpoint',
 };
 
 export interface Ros2SimOptions {
@@ -57,6 +60,8 @@ export interface Ros2SimOptions {
   /** The motor model on motorSpeed: rotor speed at command 1, rad/s, and the slot order (PX4 gz models'). */
   maxRotorRadS?: number;
   motorOrder?: MotorOrder;
+  /** Subscribe to PX4's rate setpoint too (needs px4_msgs); thrust_body −1 = this collective, N. */
+  px4?: { maxThrustN: number };
   /** Injected rclnodejs (tests); default: the lazy import with its one-line error. */
   rcl?: Rcl;
 }
@@ -145,6 +150,16 @@ export async function serveRos2(sim: Sim, o: Ros2SimOptions): Promise<Ros2SimRes
     if (!lockstep) return server.command(cmd);
     if (waiting && cmd.stampS >= waiting.tS - 1e-6) waiting.resolve(cmd);
   });
+  if (o.px4) {
+    const maxThrustN = o.px4.maxThrustN;
+    node.createSubscription('px4_msgs/msg/VehicleRatesSetpoint', t.px4RatesSetpoint, { qos: q.command }, (m) => {
+      const r = px4RatesToCtbr(m, maxThrustN);
+      if (!r.ok) return reject(`${r.kind}: ${r.detail}`);
+      if (!armed) return;
+      if (!lockstep) return server.command(r.value);
+      if (waiting && r.value.stampS >= waiting.tS - 1e-6) waiting.resolve(r.value);
+    });
+  }
   node.createSubscription('std_msgs/msg/Bool', t.armed, { qos: q.latched }, (m) => {
     const r = boolMsg(m, 'armed');
     if (!r.ok) return reject(`${r.kind}: ${r.detail}`);

@@ -594,6 +594,25 @@ export function ctbrToPx4(cmd: CtbrCommand, maxThrustN: number, timestampUs: big
   };
 }
 
+/**
+ * The inverse, PX4's side (`sim serve --ros2` flies it): FRD rates → FLU, thrust_body[2] ∈ [−1, 0] →
+ * newtons. Only a pure collective (thrust_body x/y = 0) is a multicopter command.
+ */
+export function px4RatesToCtbr(msg: unknown, maxThrustN: number): MapResult<CtbrCommand> {
+  return guard(() => {
+    const m = keys(msg, ['timestamp', 'roll', 'pitch', 'yaw', 'thrust_body', 'reset_integral'], 'VehicleRatesSetpoint');
+    const ts = m['timestamp'];
+    if (typeof ts !== 'bigint' && !(typeof ts === 'number' && Number.isInteger(ts) && ts >= 0)) throw new Malformed('malformed', `VehicleRatesSetpoint.timestamp: expected a uint64, got ${typeName(ts)}`);
+    bool(m['reset_integral'], 'VehicleRatesSetpoint.reset_integral');
+    const tb = floats(m['thrust_body'], 3, 'VehicleRatesSetpoint.thrust_body');
+    const tz = num(tb[2], 'VehicleRatesSetpoint.thrust_body[2]');
+    if (num(tb[0], 'VehicleRatesSetpoint.thrust_body[0]') !== 0 || num(tb[1], 'VehicleRatesSetpoint.thrust_body[1]') !== 0) throw new Malformed('decode', 'VehicleRatesSetpoint.thrust_body x/y must be 0 for a multicopter');
+    if (tz > 0 || tz < -1) throw new Malformed('decode', `VehicleRatesSetpoint.thrust_body[2] ${tz} outside [−1, 0]`);
+    const rate: [number, number, number] = [num(m['roll'], 'VehicleRatesSetpoint.roll'), -num(m['pitch'], 'VehicleRatesSetpoint.pitch'), -num(m['yaw'], 'VehicleRatesSetpoint.yaw')];
+    return { kind: 'ctbr' as const, stampS: Number(ts) * 1e-6, thrustN: -tz * maxThrustN + 0, rateRadS: rate };
+  });
+}
+
 /** VEHICLE_CMD_COMPONENT_ARM_DISARM (400), param1 0 = disarm, param2 21196 = even in the air (kill). */
 export function px4DisarmCommand(timestampUs: bigint, targetSystem = 1): Px4VehicleCommandMsg {
   return { timestamp: timestampUs, param1: 0, param2: 21196, command: 400, target_system: targetSystem, target_component: 1, source_system: 1, source_component: 1, from_external: true };

@@ -32,6 +32,7 @@ import {
   perceptionToDetections,
   px4DisarmCommand,
   px4SensorCombinedToSample,
+  px4Us,
   type MapResult,
 } from './mapping.js';
 
@@ -421,7 +422,8 @@ export class Ros2Transport implements Transport {
     if (checked.clamped) this.n.clamped++;
     if (c.output === 'ctbr') this.publish(this.pubs.command, ctbrToTwistStamped(checked.cmd));
     else if (c.output === 'px4') {
-      const m = ctbrToPx4(checked.cmd, this.ctx.vehicle.maxThrustN, this.px4NowUs());
+      // lockstep: the simulator's clock is the clock (as in PX4 SITL lockstep); else the node's
+      const m = ctbrToPx4(checked.cmd, this.ctx.vehicle.maxThrustN, this.clock === 'lockstep' ? px4Us(checked.cmd.stampS) : this.px4NowUs());
       this.publish(this.pubs.px4Mode, m.mode);
       this.publish(this.pubs.px4Rates, m.rates);
     } else {
