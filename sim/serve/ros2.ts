@@ -142,14 +142,19 @@ export async function serveRos2(sim: Sim, o: Ros2SimOptions): Promise<Ros2SimRes
   // rotor speeds straight to the motors, bypassing the simulated FC (what Gazebo's motor model takes)
   const order = o.motorOrder ?? PX4_QUAD_X_ORDER;
   const maxRotorRadS = o.maxRotorRadS ?? 1000;
-  node.createSubscription('actuator_msgs/msg/Actuators', t.motorSpeed, { qos: q.command }, (m) => {
-    const r = actuatorsToMotors(m, order, maxRotorRadS);
-    if (!r.ok) return reject(`${r.kind}: ${r.detail}`);
-    if (!armed) return;
-    const cmd: FlightCommand = { kind: 'motors', stampS: r.value.stampS, motors: r.value.motors };
-    if (!lockstep) return server.command(cmd);
-    if (waiting && cmd.stampS >= waiting.tS - 1e-6) waiting.resolve(cmd);
-  });
+  try {
+    node.createSubscription('actuator_msgs/msg/Actuators', t.motorSpeed, { qos: q.command }, (m) => {
+      const r = actuatorsToMotors(m, order, maxRotorRadS);
+      if (!r.ok) return reject(`${r.kind}: ${r.detail}`);
+      if (!armed) return;
+      const cmd: FlightCommand = { kind: 'motors', stampS: r.value.stampS, motors: r.value.motors };
+      if (!lockstep) return server.command(cmd);
+      if (waiting && cmd.stampS >= waiting.tS - 1e-6) waiting.resolve(cmd);
+    });
+  } catch (e) {
+    // actuator_msgs is not in ros-base: without it the simulator takes CTBR only
+    o.log.warn({ err: String(e) }, `not taking rotor speeds on ${t.motorSpeed}: actuator_msgs/msg/Actuators is not available`);
+  }
   if (o.px4) {
     const maxThrustN = o.px4.maxThrustN;
     node.createSubscription('px4_msgs/msg/VehicleRatesSetpoint', t.px4RatesSetpoint, { qos: q.command }, (m) => {
