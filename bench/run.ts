@@ -12,6 +12,7 @@ import { benchLearn } from './learn.js';
 import { benchPipeline } from './pipeline.js';
 import { benchColliculus } from './colliculus.js';
 import { benchInProcess } from './transports.js';
+import { benchRos2 } from './ros2.js';
 
 const outDir = join(packageRoot(), 'bench', 'results');
 mkdirSync(outDir, { recursive: true });
@@ -31,6 +32,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>> | Record<st
   learn: benchLearn,
   transports: async () => ({ inProcess: benchInProcess() }),
   pipeline: () => ({ ...benchPipeline(), colliculusStandalone: benchColliculus() as unknown as Record<string, unknown> }),
+  ros2: benchRos2,
 };
 for (const [name, fn] of Object.entries(benches)) {
   if (only && only !== name) continue;

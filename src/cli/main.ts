@@ -166,7 +166,7 @@ sim
   .option('--seed <n>', 'seed', int('--seed', 0, 2 ** 31 - 1), RACE_DEFAULTS.seed)
   .option('--latency-ms <ms>', 'camera latency, ms', num('--latency-ms', 0, 1000))
   .option('--drop-rate <p>', 'camera frame drop probability', num('--drop-rate', 0, 0.95))
-  .option('--realtime <factor>', 'pace the sim: sim seconds per wall second (0 = lockstep, ZeroMQ only)', num('--realtime', 0, 100))
+  .option('--realtime <factor>', 'pace the sim: sim seconds per wall second (0 = lockstep: ZeroMQ; ROS 2 with the node\'s clock: lockstep)', num('--realtime', 0, 100))
   .option('--json <file>', 'write the results JSON here')
   .action(async (o: Record<string, unknown>) => {
     const wires = (['zmq', 'aigp', 'ros2'] as const).filter((w) => o[w] !== undefined && o[w] !== false);
@@ -207,7 +207,9 @@ sim
     for (const name of listVehicles()) console.log(name);
   });
 
-program.parseAsync(process.argv).catch((err: unknown) => {
+// ROS 2 arguments (remaps, params files) are rcl's, read by the ROS 2 transport: not ours to parse
+const rosArgsAt = process.argv.indexOf('--ros-args');
+program.parseAsync(rosArgsAt < 0 ? process.argv : process.argv.slice(0, rosArgsAt)).catch((err: unknown) => {
   console.error(`brainpilot: ${err instanceof Error ? err.message : String(err)}`);
   process.exitCode = 2;
 });

@@ -22,9 +22,28 @@ export interface ServeCliOptions {
 
 export async function serveSim(o: ServeCliOptions): Promise<RaceResult> {
   switch (o.wire) {
+    case 'ros2':
+      return serveRos2Sim(o);
     case 'zmq':
     case 'aigp':
-    case 'ros2':
       throw new Error(`sim serve --${o.wire} is not available in this version of brainpilot`);
   }
+}
+
+async function serveRos2Sim(o: ServeCliOptions): Promise<RaceResult> {
+  const { buildSim, RACE_DEFAULTS } = await import('./race.js');
+  const { serveRos2 } = await import('../../sim/serve/ros2.js');
+  const sim = buildSim({
+    ...RACE_DEFAULTS,
+    track: o.track,
+    vehicle: o.vehicle,
+    seed: o.seed,
+    laps: o.laps,
+    ...(o.latencyMs !== undefined ? { latencyMs: o.latencyMs } : {}),
+    ...(o.dropRate !== undefined ? { dropRate: o.dropRate } : {}),
+  });
+  const { result, commandsRejected, ticksLate } = await serveRos2(sim, { laps: o.laps, seed: o.seed, realtimeFactor: o.realtimeFactor, log: o.log });
+  if (commandsRejected) o.log.warn({ commandsRejected }, `${commandsRejected} malformed commands dropped`);
+  if (ticksLate) o.log.warn({ ticksLate }, `${ticksLate} lockstep ticks stepped on without a command (timeout)`);
+  return result;
 }

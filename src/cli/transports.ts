@@ -8,6 +8,7 @@ import type { Transport } from '../daemon/transport.js';
 import type { BrainpilotConfig, TransportConfig } from '../config/schema.js';
 import type { PipelineVehicle } from '../pipeline.js';
 import type { CameraIntrinsics, CameraMount } from '../tracts/io.js';
+import type { Ros2Context } from '../transports/ros2/node.js';
 
 /** What every transport may need besides its own block of the config. */
 export interface TransportContext {
@@ -27,7 +28,7 @@ export async function createTransport(cfg: TransportConfig, ctx: TransportContex
     case 'zmq':
       return notYet(cfg.kind);
     case 'ros2':
-      return notYet(cfg.kind);
+      return createRos2(cfg, ctx);
     case 'aigp':
       return notYet(cfg.kind);
     case 'betaflight':
@@ -139,4 +140,19 @@ async function poseFrameSource(o: { track: string; rateHz: number }, ctx: Transp
       return makeCameraFrame(profile, out, pose.stampS, seq);
     },
   };
+}
+
+async function createRos2(cfg: Of<'ros2'>, ctx: TransportContext): Promise<Transport> {
+  const { createRos2Transport } = await import('../transports/ros2/node.js');
+  let motors: Ros2Context['motors'];
+  // Gazebo's motors need a rate loop and mixer in place of an FC: both from the airframe file
+  if (cfg.output === 'actuators' && typeof ctx.config.vehicle === 'string') {
+    const { loadVehicle } = await import('../../sim/vehicle.js');
+    const v = loadVehicle(ctx.config.vehicle);
+    motors = {
+      rateLoop: { p: v.rateGains.p, i: v.rateGains.i, d: v.rateGains.d, inertiaKgM2: v.inertiaKgM2 },
+      geometry: { armXM: v.armXM, armYM: v.armYM, motorMaxThrustN: v.motorMaxThrustN, yawTorquePerThrustM: v.yawTorquePerThrustM, motorIdle: v.motorIdle },
+    };
+  }
+  return createRos2Transport(cfg, { log: ctx.log, intrinsics: ctx.intrinsics, mount: ctx.mount, vehicle: ctx.vehicle, ...(motors ? { motors } : {}) });
 }

@@ -57,18 +57,54 @@ const zmqTransport = z.strictObject({
   endpoint: z.string().regex(/^(tcp|ipc|inproc):\/\/\S+$/, 'expected a ZeroMQ endpoint such as tcp://127.0.0.1:5555').default('tcp://127.0.0.1:5555'),
 });
 
-const ros2Transport = z.strictObject({
+/** ROS 2 topic or node names: absolute, relative or private (~/), no spaces (checked again by rcl). */
+const rosName = () => z.string().regex(/^(~\/)?\/?[A-Za-z_][A-Za-z0-9_/]*$/, 'expected a ROS 2 name such as "/camera/image_raw"');
+/** An optional output topic: a ROS 2 name, or "" to not publish it. */
+const rosNameOrOff = () => z.union([z.literal(''), rosName()]);
+
+/** The ROS 2 node (rclnodejs, loaded only for this transport). Every key is also a ROS 2 parameter. */
+export const ros2Transport = z.strictObject({
   kind: z.literal('ros2'),
-  nodeName: z.string().default('brainpilot'),
-  namespace: z.string().default(''),
-  imageTopic: z.string().default('/camera/image_raw'),
-  /** Take sensor_msgs/CompressedImage (jpeg) instead of raw Image. */
+  nodeName: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a ROS 2 node name (letters, digits, _)').default('brainpilot'),
+  namespace: z.string().regex(/^(\/[A-Za-z_][A-Za-z0-9_]*)*\/?$|^$/, 'expected a namespace such as "/drone1" or ""').default(''),
+  imageTopic: rosName().default('/camera/image_raw'),
+  /** Take sensor_msgs/CompressedImage (jpeg or png) instead of raw Image. */
   compressed: z.boolean().default(false),
-  cameraInfoTopic: z.string().default('/camera/camera_info'),
-  imuTopic: z.string().default('/imu/data'),
+  /** sensor_msgs/CameraInfo; until one arrives (or if its size differs) the config's camera block is used. */
+  cameraInfoTopic: rosNameOrOff().default('/camera/camera_info'),
+  imuTopic: rosName().default('/imu/data'),
+  /** sensor_msgs/Imu (REP-103 FLU), or PX4's SensorCombined (FRD, converted) from uXRCE-DDS. */
+  imuType: z.enum(['sensor_msgs/msg/Imu', 'px4_msgs/msg/SensorCombined']).default('sensor_msgs/msg/Imu'),
   /** actuators: actuator_msgs/Actuators (Gazebo); px4: px4_msgs VehicleRatesSetpoint + OffboardControlMode; ctbr: brainpilot's own. */
   output: z.enum(['actuators', 'px4', 'ctbr']).default('ctbr'),
-  commandTopic: z.string().default('/brainpilot/command'),
+  /** ctbr: geometry_msgs/TwistStamped; actuators: actuator_msgs/Actuators (e.g. /x500/command/motor_speed); px4: unused. */
+  commandTopic: rosName().default('/brainpilot/command'),
+  /** std_msgs/Bool, reliable + transient local: true while armed, false once the daemon disarms. */
+  armedTopic: rosNameOrOff().default('/brainpilot/armed'),
+  /** PX4 uXRCE-DDS namespace: /fmu/in/vehicle_rates_setpoint, /fmu/in/offboard_control_mode, /fmu/in/vehicle_command. */
+  px4Prefix: rosName().default('/fmu'),
+  px4TargetSystem: z.number().int().min(1).max(255).default(1),
+  /** actuators: rotor speed at motor command 1, rad/s (the model's maxRotVelocity; gz x500: 1000). */
+  maxRotorRadS: z.number().positive().max(10000).default(1000),
+  /** actuators: our motor (0 RR, 1 FR, 2 RL, 3 FL) for each actuator slot; PX4 gz models: [1, 2, 3, 0]. */
+  motorOrder: z
+    .tuple([z.number().int().min(0).max(3), z.number().int().min(0).max(3), z.number().int().min(0).max(3), z.number().int().min(0).max(3)])
+    .refine((o) => new Set(o).size === 4, 'expected each motor 0..3 exactly once')
+    .default([1, 2, 3, 0]),
+  /** diagnostic_msgs/DiagnosticArray from the daemon's health line ("" = off). */
+  diagnosticsTopic: rosNameOrOff().default('/diagnostics'),
+  /** vision_msgs/Detection2DArray, the gates seen in each frame ("" = off; needs vision_msgs). */
+  detectionsTopic: rosNameOrOff().default('/brainpilot/gate_detections'),
+  /** std_msgs/Float64, predicted time to the target gate from its looming, s ("" = off). */
+  timeToGateTopic: rosNameOrOff().default('/brainpilot/time_to_gate'),
+  /** No sensor message for this long → link down (the guard fails safe as the sensors age), s. */
+  linkTimeoutS: z.number().positive().max(10).default(0.5),
+  /**
+   * realtime: command at control.rateHz on the sensor clock. lockstep: one command per
+   * rosgraph_msgs/Clock tick on clockTopic, stamped with it (`sim serve --ros2 --realtime 0`).
+   */
+  clock: z.enum(['realtime', 'lockstep']).default('realtime'),
+  clockTopic: rosName().default('/clock'),
 });
 
 const aigpTransport = z.strictObject({

@@ -11,7 +11,8 @@ import type { Logger } from 'pino';
 import type { Controller } from '../tracts/controller.js';
 import type { CameraFrame, FlightCommand, ImuSample } from '../tracts/io.js';
 import { SensorGate, type SensorGateConfig } from './sensor-gate.js';
-import type { RejectKind, SensorSink, Transport } from './transport.js';
+import type { PerceptionReport, RejectKind, SensorSink, Transport } from './transport.js';
+import type { ColliculusOutput } from '../regions/colliculus.js';
 
 export interface DaemonOptions {
   controller: Controller;
@@ -92,6 +93,10 @@ export class Daemon {
       this.win.frames++;
       if (Number.isNaN(this.pendingFrameWallMs)) this.pendingFrameWallMs = this.nowMs();
       this.o.controller.onFrame(f);
+      if (this.o.transport.publishPerception) {
+        const col = (this.o.controller as { telemetry?: () => { lastColliculus?: ColliculusOutput | null } }).telemetry?.().lastColliculus;
+        if (col) this.o.transport.publishPerception(perceptionOf(col, f.stampS));
+      }
     },
     tick: (nowS: number) => {
       if (this.stopping) return;
@@ -119,6 +124,7 @@ export class Daemon {
       this.healthTimer = setInterval(() => {
         const h = this.health();
         log.info({ event: 'health', ...h }, healthText(h));
+        transport.publishHealth?.(h);
       }, this.o.healthIntervalS * 1000);
       this.healthTimer.unref();
     }
@@ -224,6 +230,17 @@ export class Daemon {
 }
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/** The colliculus output as the transports' PerceptionReport (only what they publish). */
+export function perceptionOf(col: ColliculusOutput, stampS: number): PerceptionReport {
+  const ttc = col.looming.ttcS;
+  return {
+    stampS,
+    sightings: col.sightings.map((s) => ({ kind: s.kind, bboxPx: s.bboxPx, confidence: s.confidence, posCamM: s.posCamM })),
+    targetIndex: col.target ? col.sightings.indexOf(col.target) : -1,
+    timeToGateS: ttc !== null && Number.isFinite(ttc) ? ttc : null,
+  };
+}
 
 export function healthText(h: HealthSnapshot): string {
   const drops = Object.entries(h.drops).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';

@@ -6,6 +6,7 @@
  * seconds on the sensor clock) and report what they could not convert through `sink.reject`.
  */
 import type { CameraFrame, FlightCommand, ImuSample } from '../tracts/io.js';
+import type { HealthSnapshot } from './daemon.js';
 
 /** Why an input was dropped; counted per kind in the health line. */
 export type RejectKind =
@@ -48,4 +49,26 @@ export interface Transport {
   readonly ended?: Promise<string>;
   /** Transport-specific counters for the health line (bytes, datagrams, reconnects...). */
   counters?(): Record<string, number>;
+  /** Links that publish the daemon's state (ROS 2 /diagnostics): each health line, off the command path. */
+  publishHealth?(h: HealthSnapshot): void;
+  /** Links that publish what the camera saw (ROS 2 detections): after each accepted frame. Must not block. */
+  publishPerception?(p: PerceptionReport): void;
+}
+
+/** What the colliculus made of one frame, for links that publish it. */
+export interface PerceptionReport {
+  /** The frame's exposure time, s (sensor clock). */
+  stampS: number;
+  sightings: readonly {
+    kind: 'ring' | 'blob';
+    /** [u0, v0, u1, v1], px. */
+    bboxPx: readonly [number, number, number, number];
+    confidence: number;
+    /** Gate centre in the camera optical frame (x right, y down, z forward), m; null without a pose. */
+    posCamM: readonly [number, number, number] | null;
+  }[];
+  /** Index of the orienting target in sightings, or −1. */
+  targetIndex: number;
+  /** Time to contact with the target gate from its looming, s (null: unknown). */
+  timeToGateS: number | null;
 }
