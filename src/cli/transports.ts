@@ -31,7 +31,7 @@ export async function createTransport(cfg: TransportConfig, ctx: TransportContex
     case 'aigp':
       return notYet(cfg.kind);
     case 'betaflight':
-      return notYet(cfg.kind);
+      return createBetaflight(cfg, ctx);
     case 'px4':
       return notYet(cfg.kind);
     case 'ardupilot':
@@ -61,4 +61,31 @@ async function createSim(cfg: Of<'sim'>, ctx: TransportContext): Promise<Transpo
   });
   ctx.log.info({ track: cfg.track, seed: cfg.seed, laps: cfg.laps }, `built-in simulator in this process: ${cfg.track}, seed ${cfg.seed}, ${cfg.laps} laps`);
   return new InProcessSimTransport(sim, { laps: cfg.laps, seed: cfg.seed });
+}
+
+async function createBetaflight(cfg: Of<'betaflight'>, ctx: TransportContext): Promise<Transport> {
+  const { BetaflightTransport } = await import('../../firmware-bridge/betaflight/transport.js');
+  const auxUs = Array.from({ length: cfg.channelCount - 4 }, (_, i) => (i === cfg.armAux - 1 ? cfg.disarmUs : (cfg.auxUs[i] ?? 1000)));
+  ctx.log.warn(
+    { link: cfg.link },
+    'betaflight: camera frames do not come over MSP and no frame source is composed in yet: ' +
+      'without frames the guard levels, descends and disarms',
+  );
+  return new BetaflightTransport({
+    link: cfg.link,
+    bridge: {
+      armAux: cfg.armAux - 1,
+      armHighUs: cfg.armUs,
+      armLowUs: cfg.disarmUs,
+      auxUs,
+      channelCount: cfg.channelCount,
+      watchdogS: cfg.watchdogS,
+      throttle: { hoverThrustN: ctx.vehicle.massKg * 9.80665, hoverUs: cfg.hoverThrottleUs, maxUs: cfg.maxThrottleUs },
+      acc1G: cfg.acc1G,
+    },
+    imuRateHz: cfg.imuRateHz,
+    armWaitS: cfg.armWaitS,
+    mspOverrideFailsafe: cfg.mspOverrideFailsafe,
+    log: ctx.log,
+  });
 }
