@@ -159,6 +159,7 @@ export class BetaflightTransport implements Transport {
       return;
     }
     let ok: boolean;
+    bridge.lastRejectReason = '';
     switch (cmd.kind) {
       case 'ctbr':
         ok = bridge.command(cmd);
@@ -176,7 +177,7 @@ export class BetaflightTransport implements Transport {
       }
     }
     if (ok) this.n.commandsSent++;
-    else this.refused(bridge.lastRejectReason);
+    else this.refused(bridge.lastRejectReason || `${this.link?.uri ?? 'the link'} refused the write (down or backed up)`);
   }
 
   async disarm(reason: string): Promise<void> {
