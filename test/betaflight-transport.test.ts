@@ -131,6 +131,25 @@ describe('BetaflightTransport: flying', () => {
     for (let i = 1; i < imu.length; i++) expect(imu[i]!.stampS).toBeGreaterThan(imu[i - 1]!.stampS);
   });
 
+  it('counts and drops a RAW_IMU reply that does not decode, and a sample with a non-finite stamp', async () => {
+    const { e, t, sink, imu, rejects } = await setup({}, { imuRateHz: 100 });
+    await t.open(sink);
+    e.rawImuOverride = Buffer.alloc(10); // 5 int16 instead of 9
+    await sleep(100);
+    expect(rejects.some((r) => r.kind === 'decode' && /RAW_IMU/.test(r.detail))).toBe(true);
+    const n = imu.length;
+    await sleep(50);
+    expect(imu.length).toBe(n);
+    expect(t.counters().imuRejected).toBeGreaterThan(3);
+
+    let now = 1;
+    const nan = await setup({}, { imuRateHz: 100, clockS: () => (now++ > 20 ? Number.NaN : now) });
+    await nan.t.open(nan.sink);
+    await sleep(300);
+    expect(nan.rejects.some((r) => r.kind === 'non-finite')).toBe(true);
+    expect(nan.imu.every((s) => Number.isFinite(s.stampS))).toBe(true);
+  });
+
   it('drops commands until armed, then turns CTBR into sticks with the arm channel high', async () => {
     const { e, t, sink } = await setup();
     t.send({ kind: 'ctbr', stampS: 0, thrustN: 9.3, rateRadS: [0, 0, 0] });

@@ -80,6 +80,8 @@ export class BetaflightEmulator {
   readonly rc: RcRecord[] = [];
   /** Requests received, by command id. */
   readonly requests = new Map<number, number>();
+  /** When set, the RAW_IMU reply payload as is (to exercise malformed replies). */
+  rawImuOverride: Buffer | undefined;
   /** Drop (do not answer) the next n requests other than SET_RAW_RC, to exercise retries. */
   dropNextReplies = 0;
   /** performance.now() (ms) when each client connection closed. */
@@ -187,6 +189,7 @@ export class BetaflightEmulator {
         return encodeStatusExReply(this.armed, this.boxIds, flags);
       }
       case MSP.RAW_IMU:
+        if (this.rawImuOverride) return this.rawImuOverride;
         return encodeRawImuReply(this.rawImu.acc, this.rawImu.gyro, this.rawImu.mag);
       case MSP.RC_TUNING:
         return encodeRcTuningReply(this.rates);
