@@ -153,7 +153,7 @@ describe('BetaflightTransport: flying', () => {
   it('drops commands until armed, then turns CTBR into sticks with the arm channel high', async () => {
     const { e, t, sink } = await setup();
     t.send({ kind: 'ctbr', stampS: 0, thrustN: 9.3, rateRadS: [0, 0, 0] });
-    expect(t.counters().commandsBeforeArm).toBe(1);
+    expect(t.counters().commandsWhileDisarmed).toBe(1);
     await t.open(sink);
     const from = e.rc.length;
     t.send({ kind: 'ctbr', stampS: 1, thrustN: 9.3, rateRadS: [1, 0, 0] });

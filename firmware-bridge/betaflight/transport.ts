@@ -98,7 +98,7 @@ export class BetaflightTransport implements Transport {
     imuRejected: 0,
     commandsSent: 0,
     commandsRefused: 0,
-    commandsBeforeArm: 0,
+    commandsWhileDisarmed: 0,
     frames: 0,
   };
 
@@ -155,7 +155,7 @@ export class BetaflightTransport implements Transport {
     const bridge = this.bridge;
     if (!cmd) return;
     if (!this.armed || !bridge) {
-      this.n.commandsBeforeArm++;
+      this.n.commandsWhileDisarmed++;
       return;
     }
     let ok: boolean;

@@ -80,6 +80,8 @@ export class MspSimServer implements SimWire {
   readonly disarms: { tMs: number; cause: string }[] = [];
   readonly frames: SimFrameSource;
   result: Promise<RaceResult> | undefined;
+  /** The sim IMU sample the last RAW_IMU reply was made from (for inspection). */
+  lastImuReplied: ImuSample | undefined;
 
   private readonly tcp = net.createServer((s) => this.onConnection(s));
   private readonly sockets = new Set<net.Socket>();
@@ -195,6 +197,7 @@ export class MspSimServer implements SimWire {
     switch (cmd) {
       case MSP.RAW_IMU: {
         const s = this.latestImu;
+        this.lastImuReplied = s;
         const k = this.acc1G / G;
         if (!s) return encodeRawImuReply([0, 0, this.acc1G], [0, 0, 0]);
         return encodeRawImuReply(
