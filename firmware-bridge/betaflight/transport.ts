@@ -24,7 +24,11 @@ import { MSP } from '../msp/codes.js';
 import { decodeRawImu, decodeStatus, rawImuToSi, RAW_IMU_ACC_1G_FC } from '../msp/messages.js';
 import { ArmingRefusedError, BetaflightBridge, type BetaflightBridgeOptions, type FcIdentity } from './bridge.js';
 
-/** Where camera frames come from. Frames must be stamped on the transport's clock (`clockS`). */
+/**
+ * Where camera frames come from. Frames must be stamped on the transport's clock (`clockS`): with ROS 2 header
+ * stamps (system time) pass `clockS: () => Date.now() / 1000`; with a source that has its own clock (the
+ * simulator), pass that clock.
+ */
 export interface FrameSource {
   /** Start delivering frames to `cb`; returns a function that stops the delivery. */
   onFrame(cb: (frame: CameraFrame) => void): () => void;
@@ -92,6 +96,8 @@ export class BetaflightTransport implements Transport {
   private idleTimer: NodeJS.Timeout | undefined;
   private loops: Promise<void>[] = [];
   private lastRefuseLogMs = -Infinity;
+  private onLinkClose: (() => void) | undefined;
+  private onLinkOpen: (() => void) | undefined;
   private readonly n = {
     imuSamples: 0,
     imuTimeouts: 0,
@@ -116,8 +122,10 @@ export class BetaflightTransport implements Transport {
     const link = typeof o.link === 'string' ? openLink(o.link, o.linkOptions) : o.link;
     this.link = link;
     await this.waitOpen(link, (o.connectTimeoutS ?? 5) * 1000);
-    link.on('close', () => sink.linkState(false, `${link.uri} closed`));
-    link.on('open', () => sink.linkState(true, `${link.uri} reopened`));
+    this.onLinkClose = () => sink.linkState(false, `${link.uri} closed`);
+    this.onLinkOpen = () => sink.linkState(true, `${link.uri} reopened`);
+    link.on('close', this.onLinkClose);
+    link.on('open', this.onLinkOpen);
     const bridge = new BetaflightBridge(link, {
       ...o.bridge,
       onFailsafe: () => {
@@ -198,6 +206,9 @@ export class BetaflightTransport implements Transport {
         this.stopIdleSticks();
         this.stopFrames?.();
         this.stopFrames = undefined;
+        // our own close is not a link failure for the health line
+        if (this.onLinkClose) this.link?.off('close', this.onLinkClose);
+        if (this.onLinkOpen) this.link?.off('open', this.onLinkOpen);
         // the bridge sends disarm sticks (acknowledged) before it closes the link
         if (this.bridge) await this.bridge.close();
         else await this.link?.close();
