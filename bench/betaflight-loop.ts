@@ -48,15 +48,15 @@ async function mspRoundTrip(n: number): Promise<Record<string, unknown>> {
 }
 
 /** The daemon flies the MSP sim for `flyS`, then the pipeline stalls: rates, latency, watchdog. */
-async function flight(flyS: number, watchdogS: number): Promise<Record<string, unknown>> {
+async function flight(flyS: number, watchdogS: number, o: { serialTaskHz?: number; imuRateHz?: number } = {}): Promise<Record<string, unknown>> {
   const sim = buildSim({ ...RACE_DEFAULTS, track: 'warmup', laps: 1, seed: 1 });
-  const fc = new MspSimServer(sim, { laps: 1, seed: 1, lapTimeoutS: 30 });
+  const fc = new MspSimServer(sim, { laps: 1, seed: 1, lapTimeoutS: 30, ...(o.serialTaskHz ? { serialTaskHz: o.serialTaskHz } : {}) });
   await fc.start();
   const cfg = parseConfig({ vehicle: 'racer-280', track: { map: 'warmup' }, failsafe: { imuTimeoutS: 0.3 }, transport: { kind: 'sim' } });
   const pipeline = new Pipeline(pipelineConfigFromConfig(cfg));
   const v = sim.opts.vehicle;
   const hoverN = v.massKg * 9.80665;
-  const imuRateHz = 250;
+  const imuRateHz = o.imuRateHz ?? 250;
   const transport = new BetaflightTransport({
     link: fc.uri,
     bridge: { watchdogS, throttle: { hoverThrustN: hoverN, hoverUs: 1000 + (1000 * hoverN) / (4 * v.motorMaxThrustN) }, acc1G: 512 },
@@ -83,7 +83,13 @@ async function flight(flyS: number, watchdogS: number): Promise<Record<string, u
   const lag = monitorEventLoopDelay({ resolution: 5 });
   lag.enable();
   const t0 = performance.now();
-  await daemon.start();
+  try {
+    await daemon.start();
+  } catch (e) {
+    lag.disable();
+    await fc.close();
+    return { fcSerialTaskHz: o.serialTaskHz ?? 'unlimited', imuPollHz: imuRateHz, commandRateHz: rateHz, refusedAtOpen: e instanceof Error ? e.message : String(e) };
+  }
   const armMs = performance.now() - t0;
   daemon.health(); // reset the window
   const rc0 = fc.rc.length;
@@ -103,6 +109,8 @@ async function flight(flyS: number, watchdogS: number): Promise<Record<string, u
   await fc.close();
   return {
     track: 'warmup',
+    fcSerialTaskHz: o.serialTaskHz ?? 'unlimited',
+    fcRxOverflows: fc.rxOverflows,
     imuPollHz: imuRateHz,
     commandRateHz: rateHz,
     connectPreflightArmMs: round3(armMs),
@@ -127,6 +135,11 @@ export async function benchBetaflightLoop(): Promise<Record<string, unknown>> {
   return {
     tcpLoopback: await mspRoundTrip(2000),
     daemonLoop: await flight(6, 0.25),
+    // a real FC answers one MSP command per serial task run: sticks 100 Hz + IMU 100 Hz against the default
+    // serial_update_rate_hz = 100 (the transport refuses to arm: before that check, flying it gave 17 IMU/s),
+    // then against 1000
+    serialTask100: await flight(3, 0.25, { serialTaskHz: 100, imuRateHz: 100 }),
+    serialTask1000: await flight(3, 0.25, { serialTaskHz: 1000, imuRateHz: 100 }),
     notes: [
       'Real time on a shared machine: rates and latencies move with the load (see eventLoopDelayMs).',
       'On the drone the UART, not TCP, sets the budget: see bench/msp.ts mspLinkBudget (raise serial_update_rate_hz).',

@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { openLink } from '../firmware-bridge/link/index.js';
 import { BetaflightBridge } from '../firmware-bridge/betaflight/index.js';
+import { MSP } from '../firmware-bridge/msp/codes.js';
 import { MspSimServer } from '../sim/serve/msp.js';
 import { buildSim, RACE_DEFAULTS } from '../src/cli/race.js';
 
@@ -16,7 +17,7 @@ afterEach(async () => {
 });
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function setup(o: { rxLossS?: number; failsafeDelayS?: number } = {}) {
+async function setup(o: { rxLossS?: number; failsafeDelayS?: number; serialTaskHz?: number } = {}) {
   const sim = buildSim({ ...RACE_DEFAULTS, track: 'warmup', laps: 1, seed: 2, cameraEnabled: false });
   const fc = new MspSimServer(sim, { laps: 1, seed: 2, lapTimeoutS: 20, ...o });
   await fc.start();
@@ -87,5 +88,50 @@ describe('the sim FC over MSP', () => {
     expect(d.cause).toBe('rx-loss');
     expect(d.tMs - silentAt).toBeGreaterThan(400 - 20);
     expect(d.tMs - silentAt).toBeLessThan(400 + 80);
+  });
+
+  it('serialTaskHz: one MSP command per serial task run, like Betaflight at serial_update_rate_hz', async () => {
+    const { fc, bridge } = await setup({ serialTaskHz: 100 });
+    const t0 = performance.now();
+    for (let i = 0; i < 10; i++) await bridge.request(MSP.RAW_IMU, Buffer.alloc(0), { timeoutMs: 200, retries: 0 });
+    const perCommandMs = (performance.now() - t0) / 10;
+    expect(perCommandMs).toBeGreaterThan(7); // ≈ 10 ms: one task period each
+    // a burst beyond the 32-frame RX buffer loses the overflow
+    for (let i = 0; i < 40; i++) bridge.sendSticks(bridge.disarmSticks());
+    await sleep(20);
+    expect(fc.rxOverflows).toBeGreaterThan(0);
+  });
+
+  it('the transport refuses an FC whose MSP task cannot serve sticks + IMU, naming serial_update_rate_hz', async () => {
+    const { BetaflightTransport, PreflightError } = await import('../firmware-bridge/betaflight/index.js');
+    for (const [hz, ok] of [
+      [100, false],
+      [1000, true],
+    ] as const) {
+      const sim = buildSim({ ...RACE_DEFAULTS, track: 'warmup', laps: 1, seed: 2, cameraEnabled: false });
+      const fc = new MspSimServer(sim, { laps: 1, seed: 2, lapTimeoutS: 20, serialTaskHz: hz });
+      await fc.start();
+      cleanups.push(() => fc.close());
+      const t = new BetaflightTransport({
+        link: fc.uri,
+        bridge: { watchdogS: 30, throttle: { hoverThrustN: 9.3, hoverUs: 1222 } },
+        imuRateHz: 100,
+        commandRateHz: 100,
+      });
+      cleanups.push(() => t.close());
+      const sink = { imu: () => {}, frame: () => {}, tick: () => {}, reject: () => {}, linkState: () => {} };
+      const err = await t.open(sink).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      if (ok) {
+        expect(err).toBeNull();
+        expect(fc.armed).toBe(true);
+      } else {
+        expect(err).toBeInstanceOf(PreflightError);
+        expect((err as Error).message).toMatch(/serves ≈ \d+ MSP commands\/s .* need 202\/s .*serial_update_rate_hz = 1000/);
+        expect(fc.armed).toBe(false);
+      }
+    }
   });
 });

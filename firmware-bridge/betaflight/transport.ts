@@ -65,6 +65,8 @@ export interface BetaflightTransportOptions {
   connectTimeoutS?: number;
   /** Wait this long for the FC's arming-disable flags to clear (RXLOSS, BOOTGRACE...), s. Default 6. */
   armWaitS?: number;
+  /** Stick frames per second the daemon will send (control.rateHz): part of the MSP budget checked at open. Default 100. */
+  commandRateHz?: number;
   /** The user vouches `msp_override_failsafe = ON` is set on the FC (unreadable over MSP v1). Default false. */
   mspOverrideFailsafe?: boolean;
   frames?: FrameSource;
@@ -143,6 +145,8 @@ export class BetaflightTransport implements Transport {
       const problems = [...report.problems, ...(await bridge.fcFailsafeProblems({ mspOverrideFailsafe: o.mspOverrideFailsafe ?? false }))];
       if (problems.length > 0) throw new PreflightError(link.uri, problems);
       if (!bridge.rates) throw new PreflightError(link.uri, ['no ACTUAL rate curve was read from RC_TUNING']);
+      const budget = await this.checkMspBudget(bridge);
+      if (budget) throw new PreflightError(link.uri, [budget]);
       this.loops.push(this.imuLoop());
       if (o.frames) this.stopFrames = o.frames.onFrame((f) => this.onFrame(f));
       await this.waitArmable(bridge, (o.armWaitS ?? 6) * 1000);
@@ -266,6 +270,37 @@ export class BetaflightTransport implements Transport {
       link.on('open', onOpen);
       link.on('error', onError);
     });
+  }
+
+  /**
+   * Can the FC serve what we will ask? Betaflight answers one MSP command per serial task run
+   * (serial_update_rate_hz, 100 by default) and a UART adds its bandwidth: sticks at 100 Hz + IMU at 100 Hz
+   * against the default starve the IMU (measured: 17 samples/s). Measure the service time of back-to-back
+   * RAW_IMU requests (the median, so one late reply on a busy host does not decide) and compare.
+   * @returns the problem, or undefined when the budget fits with 25 % margin.
+   */
+  private async checkMspBudget(bridge: BetaflightBridge): Promise<string | undefined> {
+    const times: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      const t0 = performance.now();
+      await bridge.request(MSP.RAW_IMU, EMPTY, { timeoutMs: 250, retries: 1 });
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    const medianMs = times[Math.floor(times.length / 2)]!;
+    const idleHz = this.o.idleStickRateHz ?? 50;
+    const capacityHz = 1000 / Math.max(medianMs, 1e-3) + idleHz; // the idle sticks shared the FC's task meanwhile
+    const cmdHz = this.o.commandRateHz ?? 100;
+    const statusHz = this.o.statusRateHz ?? 2;
+    const needHz = cmdHz + this.o.imuRateHz + statusHz;
+    this.o.log?.info({ event: 'msp-budget', medianMs, capacityHz: Math.round(capacityHz), needHz }, `MSP: ≈ ${Math.round(capacityHz)} commands/s served, ${needHz}/s needed`);
+    if (capacityHz >= 1.25 * needHz) return undefined;
+    return (
+      `the FC serves ≈ ${Math.round(capacityHz)} MSP commands/s (RAW_IMU answered in ${medianMs.toFixed(1)} ms), but sticks at ` +
+      `${cmdHz} Hz + IMU at ${this.o.imuRateHz} Hz + status at ${statusHz} Hz need ${needHz}/s with 25 % margin: ` +
+      '"set serial_update_rate_hz = 1000" on the FC (Betaflight answers one MSP command per serial task run), ' +
+      'raise the baud rate, or lower control.rateHz / imuRateHz'
+    );
   }
 
   /** Throttle low, arm low, at a steady rate: clears RXLOSS (RX_MSP) and cannot arm anything. */

@@ -58,6 +58,12 @@ export interface MspSimOptions extends Omit<ServeOptions, 'realtimeFactor' | 'ar
   rxLossS?: number;
   /** RX loss this much longer → disarm (failsafe_delay), s. Default 1.5. */
   failsafeDelayS?: number;
+  /**
+   * Betaflight's serial task: one MSP command per run at serial_update_rate_hz (100 by default on a real FC).
+   * Commands wait in the RX buffer (32 frames; when it is full, new ones are lost, as bytes are on a UART).
+   * Default: no cap (every command answered at once).
+   */
+  serialTaskHz?: number;
 }
 
 export interface RcRecord {
@@ -99,6 +105,10 @@ export class MspSimServer implements SimWire {
   private armSwitchLatched = false;
   private rxLossStage = 0;
   private everArmed = false;
+  private readonly rxQueue: { s: net.Socket; f: MspFrame }[] = [];
+  private serialTimer: NodeJS.Timeout | undefined;
+  /** Commands lost to a full RX queue (serialTaskHz only). */
+  rxOverflows = 0;
 
   constructor(
     readonly sim: Sim,
@@ -109,7 +119,10 @@ export class MspSimServer implements SimWire {
     this.acc1G = o.acc1G ?? 512;
     this.rxLossS = o.rxLossS ?? 0.2;
     this.failsafeDelayS = o.failsafeDelayS ?? 1.5;
-    const { host: _h, port: _p, acc1G: _a, rxLossS: _r, failsafeDelayS: _f, maxLagS: _m, ...serve } = o;
+    const { host: _h, port: _p, acc1G: _a, rxLossS: _r, failsafeDelayS: _f, maxLagS: _m, serialTaskHz: _s, ...serve } = o;
+    if (o.serialTaskHz !== undefined && !(o.serialTaskHz > 0 && o.serialTaskHz <= 2000)) {
+      throw new RangeError(`msp sim: serialTaskHz must be in (0, 2000] (Betaflight serial_update_rate_hz), got ${o.serialTaskHz}`);
+    }
     this.server = new SimServer(sim, this, { ...serve, realtimeFactor: this.rtf, armAtStart: false, maxLagS: o.maxLagS ?? 0.02 });
     this.frames = {
       onFrame: (cb) => {
@@ -125,6 +138,12 @@ export class MspSimServer implements SimWire {
       this.tcp.once('error', reject);
       this.tcp.listen(this.o.port ?? 0, this.o.host ?? '127.0.0.1', () => resolve());
     });
+    if (this.o.serialTaskHz) {
+      this.serialTimer = setInterval(() => {
+        const next = this.rxQueue.shift();
+        if (next && !next.s.destroyed) this.process(next.s, next.f);
+      }, 1000 / this.o.serialTaskHz);
+    }
     this.result = this.server.run();
     return this.port;
   }
@@ -152,6 +171,7 @@ export class MspSimServer implements SimWire {
 
   async close(): Promise<void> {
     this.server.stop();
+    if (this.serialTimer) clearInterval(this.serialTimer);
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((r) => this.tcp.close(() => r()));
     if (this.result) await this.result.catch(() => undefined);
@@ -184,6 +204,12 @@ export class MspSimServer implements SimWire {
 
   private handle(s: net.Socket, f: MspFrame): void {
     if (f.direction !== '<' || f.version !== 1) return;
+    if (!this.o.serialTaskHz) return this.process(s, f);
+    if (this.rxQueue.length >= 32) this.rxOverflows++;
+    else this.rxQueue.push({ s, f });
+  }
+
+  private process(s: net.Socket, f: MspFrame): void {
     if (f.cmd === MSP.SET_RAW_RC) {
       this.onRc(f.payload);
       s.write(encodeMspV1(MSP.SET_RAW_RC, Buffer.alloc(0), '>'));

@@ -84,6 +84,7 @@ async function createBetaflight(cfg: Of<'betaflight'>, ctx: TransportContext): P
       acc1G: cfg.acc1G,
     },
     imuRateHz: cfg.imuRateHz,
+    commandRateHz: ctx.config.control.rateHz,
     armWaitS: cfg.armWaitS,
     mspOverrideFailsafe: cfg.mspOverrideFailsafe,
     log: ctx.log,
