@@ -121,7 +121,7 @@ async function flight(flyS: number, watchdogS: number, o: { serialTaskHz?: numbe
     sticksAtFcPerS: round3(sticksAtFc / windowS),
     framesPerS: round3(h.totals.frames / windowS),
     frameToCommandMs: h.frameToCommandMs,
-    imuPollTimeouts: counters['imuTimeouts'],
+    imuPollsLost: counters['imuPollsLost'],
     eventLoopDelayMs: { p50: round3(lag.percentile(50) / 1e6), p99: round3(lag.percentile(99) / 1e6), max: round3(lag.max / 1e6) },
     watchdog: {
       watchdogS,
