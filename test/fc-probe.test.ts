@@ -26,6 +26,9 @@ describe('fc probe', () => {
     const text = probeLines(r).join('\n');
     expect(text).toContain('BTFL');
     expect(text).toContain('arming disabled by: ');
+    // a receiver + MSP override without msp_override_failsafe: the fly-away hazard is named
+    expect(r.failsafe.join('\n')).toMatch(/would not fail safe if brainpilot died/);
+    expect(text).toContain('if brainpilot dies:');
   });
 
   it('says clearly when nothing answers on the link', async () => {

@@ -28,6 +28,8 @@ import {
   decodeApiVersion,
   decodeBoardInfo,
   decodeBoxIds,
+  decodeFailsafeConfig,
+  decodeFeatureConfig,
   decodeFcVariant,
   decodeFcVersion,
   decodeModeRanges,
@@ -35,6 +37,7 @@ import {
   decodeRcTuning,
   decodeStatus,
   encodeSetRawRc,
+  FEATURE,
   MSP_MAX_RC_CHANNELS,
   RAW_IMU_ACC_1G_FC,
   rawImuToSi,
@@ -367,6 +370,15 @@ export class BetaflightBridge {
 
   /** Problems that would stop the bridge from flying this FC, in plain words; [] = ready. */
   async preflight(): Promise<string[]> {
+    const r = await this.preflightReport();
+    return r.armingDisabled.length > 0 ? [...r.problems, `arming is disabled by: ${r.armingDisabled.join(', ')}`] : r.problems;
+  }
+
+  /**
+   * `preflight()` split in two: configuration problems (only the user can fix them) and the arming-disable flags
+   * set right now (some clear on their own: RXLOSS once sticks flow, BOOTGRACE a few seconds after boot).
+   */
+  async preflightReport(): Promise<{ problems: string[]; armingDisabled: string[] }> {
     const problems: string[] = [];
     const id = await this.identify();
     if (id.variant !== 'BTFL') problems.push(`flight controller firmware is "${id.variant}", not Betaflight (BTFL)`);
@@ -394,7 +406,29 @@ export class BetaflightBridge {
     if (!actualRatesOf(t)) problems.push(`rates type is ${t.ratesTypeName}; CTBR → sticks needs ACTUAL rates (set rates_type = ACTUAL)`);
     const s = await this.status();
     if (s.armed) problems.push('the FC is already armed');
-    if (s.armingDisableFlags.length > 0) problems.push(`arming is disabled by: ${s.armingDisableFlags.join(', ')}`);
+    return { problems, armingDisabled: s.armingDisableFlags };
+  }
+
+  /**
+   * Would the FC fail safe on its own if this process died? Betaflight's MSP override holds the last sticks
+   * forever unless MSP is the receiver (feature RX_MSP: MSP silence is RX loss) or `msp_override_failsafe` is ON
+   * (Betaflight 4.5+, not readable over MSP v1, so the caller vouches for it). Also refuses a GPS-rescue
+   * failsafe procedure on a drone without GPS. [] = the FC's own failsafe covers a dead companion.
+   */
+  async fcFailsafeProblems(o: { mspOverrideFailsafe: boolean }): Promise<string[]> {
+    const features = await this.get(MSP.FEATURE_CONFIG, decodeFeatureConfig);
+    const fs = await this.get(MSP.FAILSAFE_CONFIG, decodeFailsafeConfig);
+    const problems: string[] = [];
+    if ((features & FEATURE.RX_MSP) === 0 && !o.mspOverrideFailsafe) {
+      problems.push(
+        'the FC would not fail safe if brainpilot died: MSP override holds the last sticks forever. Either make MSP the ' +
+          'receiver ("feature RX_MSP"), or "set msp_override_failsafe = ON" (Betaflight 4.5+) and confirm it with ' +
+          'transport.mspOverrideFailsafe: true (it cannot be read over MSP)',
+      );
+    }
+    if (fs.procedure === 2 && (features & FEATURE.GPS) === 0) {
+      problems.push('failsafe_procedure is GPS-RESCUE but the GPS feature is off: set failsafe_procedure = DROP or AUTO-LAND');
+    }
     return problems;
   }
 
@@ -513,6 +547,21 @@ export class BetaflightBridge {
     this.armCommanded = false;
     this.stopWatchdog();
     if (!this.closed) this.writeSticks(this.disarmSticks());
+  }
+
+  /**
+   * Disarm and wait until the FC has taken it: disarm sticks go out at once (fire-and-forget), then once more as
+   * a request ahead of any queued one, resolved by the FC's SET_RAW_RC ack. False when no ack came back.
+   */
+  async disarmAcked(ackTimeoutMs = 150, retries = 2): Promise<boolean> {
+    this.disarm();
+    if (this.closed) return false;
+    const frame = encodeMspV1(MSP.SET_RAW_RC, encodeSetRawRc(this.disarmSticks()));
+    this.stats.sticksSent++;
+    return this.enqueue(frame, MSP.SET_RAW_RC, retries, ackTimeoutMs, true).then(
+      () => true,
+      () => false,
+    );
   }
 
   private startWatchdog(): void {

@@ -594,6 +594,55 @@ export const modeRangeFromUs = (
 ): SetModeRange => ({ index, permanentId, auxChannelIndex, startStep: usToModeStep(startUs), endStep: usToModeStep(endUs) });
 
 // ---------------------------------------------------------------------------------------------------------
+// Receiver and failsafe configuration (does the FC fail safe on its own when the companion goes quiet?)
+// ---------------------------------------------------------------------------------------------------------
+
+/** Feature bits of MSP_FEATURE_CONFIG that matter to a companion (Betaflight src/main/config/feature.h). */
+export const FEATURE = {
+  RX_PPM: 1 << 0,
+  RX_SERIAL: 1 << 3,
+  GPS: 1 << 7,
+  RX_PARALLEL_PWM: 1 << 13,
+  /** MSP_SET_RAW_RC is the receiver: MSP silence is RX loss, so the FC's own failsafe covers a dead companion. */
+  RX_MSP: 1 << 14,
+  RX_SPI: 1 << 25,
+} as const;
+
+/** MSP_FEATURE_CONFIG (36): u32 enabled-feature mask. */
+export const decodeFeatureConfig = (p: Uint8Array): number => new Reader(p, MSP.FEATURE_CONFIG).u32('feature mask');
+
+export const FAILSAFE_PROCEDURE_NAMES = ['AUTO-LAND', 'DROP', 'GPS-RESCUE'] as const;
+
+export interface FailsafeConfig {
+  /** Stage-1 guard time after the signal is lost, s (wire: failsafe_delay, 0.1 s units). */
+  delayS: number;
+  /** Landing time before the motors stop (AUTO-LAND), s (wire: 0.1 s units). */
+  offDelayS: number;
+  /** Throttle while landing, µs. */
+  throttleUs: number;
+  /** failsafe_switch_mode (0 stage 1, 1 kill, 2 stage 2). */
+  switchMode: number;
+  /** failsafe_procedure: 0 AUTO-LAND, 1 DROP, 2 GPS-RESCUE. */
+  procedure: number;
+  procedureName: string;
+}
+
+/**
+ * MSP_FAILSAFE_CONFIG (75): u8 failsafe_delay, u8 failsafe_off_delay, u16 failsafe_throttle, u8 switch mode,
+ * u16 failsafe_throttle_low_delay, u8 failsafe_procedure (newer builds append fields; they are ignored).
+ */
+export function decodeFailsafeConfig(p: Uint8Array): FailsafeConfig {
+  const r = new Reader(p, MSP.FAILSAFE_CONFIG);
+  const delayS = r.u8('failsafe_delay') / 10;
+  const offDelayS = r.u8('failsafe_off_delay') / 10;
+  const throttleUs = r.u16('failsafe_throttle');
+  const switchMode = r.u8('failsafe_switch_mode');
+  r.u16('failsafe_throttle_low_delay');
+  const procedure = r.u8('failsafe_procedure');
+  return { delayS, offDelayS, throttleUs, switchMode, procedure, procedureName: FAILSAFE_PROCEDURE_NAMES[procedure] ?? `PROCEDURE${procedure}` };
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Commands
 // ---------------------------------------------------------------------------------------------------------
 

@@ -25,6 +25,14 @@ export interface ServeOptions {
   controlPeriodS?: number;
   /** Stop after this much sim time per lap, s. */
   lapTimeoutS?: number;
+  /**
+   * Paced only: when the sim falls more than this far behind the wall clock (a loaded machine), it slows down
+   * (the debt is dropped) instead of stepping a burst to catch up, so clients see sensors at a steady pace.
+   * Default: catch up (no limit).
+   */
+  maxLagS?: number;
+  /** Arm the sim FC when the run starts (default true); false when the wire arms it (an MSP AUX switch). */
+  armAtStart?: boolean;
   /** Called about every 0.25 s of sim time. */
   onProgress?: (info: { lap: number; gate: number; tS: number }) => void;
 }
@@ -34,6 +42,8 @@ export class SimServer {
   private stopped = false;
   commandsReceived = 0;
   commandsRejected = 0;
+  /** Paced: sim time given up to stay within maxLagS of the wall clock, s. */
+  slippedS = 0;
 
   constructor(
     readonly sim: Sim,
@@ -74,7 +84,7 @@ export class SimServer {
     let nextProg = 0;
     let done = false;
     const wall0 = performance.now();
-    sim.arm();
+    if (o.armAtStart ?? true) sim.arm();
     const stepOnce = (): void => {
       const ev = sim.step();
       imuBuf.length = 0;
@@ -104,7 +114,11 @@ export class SimServer {
     } else {
       // paced: catch the sim up with the wall clock, then yield to the event loop for I/O
       while (!done && !this.stopped && sim.tS < timeout) {
-        const targetS = ((performance.now() - wall0) / 1000) * o.realtimeFactor;
+        let targetS = ((performance.now() - wall0) / 1000) * o.realtimeFactor - this.slippedS;
+        if (o.maxLagS !== undefined && targetS - sim.tS > o.maxLagS) {
+          this.slippedS += targetS - sim.tS - o.maxLagS;
+          targetS = sim.tS + o.maxLagS;
+        }
         let n = 0;
         while (sim.tS < targetS && !done && n < 200) {
           stepOnce();

@@ -28,6 +28,8 @@ export interface MspProbeReport {
   armed: boolean;
   armingDisableFlags: string[];
   preflight: string[];
+  /** Would the FC fail safe on its own if brainpilot died? [] = yes (see BetaflightBridge.fcFailsafeProblems). */
+  failsafe: string[];
 }
 
 function waitOpen(link: Link, timeoutMs: number, uri: string): Promise<void> {
@@ -177,7 +179,10 @@ async function probeMsp(link: Link, uri: string, timeoutMs: number): Promise<Msp
     const identity = await bridge.identify();
     const status = await bridge.status();
     const preflight = await bridge.preflight();
-    return { link: uri, protocol: 'msp', identity, armed: status.armed, armingDisableFlags: status.armingDisableFlags, preflight };
+    const failsafe = await bridge
+      .fcFailsafeProblems({ mspOverrideFailsafe: false })
+      .catch((e: unknown) => [`could not read the receiver / failsafe configuration: ${e instanceof Error ? e.message : String(e)}`]);
+    return { link: uri, protocol: 'msp', identity, armed: status.armed, armingDisableFlags: status.armingDisableFlags, preflight, failsafe };
   } finally {
     await link.close();
   }
@@ -200,5 +205,6 @@ export function probeLines(r: ProbeReport): string[] {
     `  armed: ${r.armed ? 'yes' : 'no'}`,
     `  arming disabled by: ${r.armingDisableFlags.length ? r.armingDisableFlags.join(', ') : 'nothing (ready to arm)'}`,
     ...(r.preflight.length ? ['  preflight:', ...r.preflight.map((p) => `    - ${p}`)] : ['  preflight: ok']),
+    ...(r.failsafe.length ? ['  if brainpilot dies:', ...r.failsafe.map((p) => `    - ${p}`)] : ['  if brainpilot dies: the FC fails safe on its own (MSP is its receiver)']),
   ];
 }

@@ -160,6 +160,8 @@ sim
   .option('--zmq <endpoint>', 'ZeroMQ: bind here (e.g. tcp://127.0.0.1:5555)')
   .option('--aigp [host]', 'AI Grand Prix VQ wire: MAVLink v2 to <host>:14550 and chunked JPEG to <host>:5600 (default 127.0.0.1)')
   .option('--ros2', 'a ROS 2 node publishing Image + Imu and taking commands (needs a sourced ROS 2)')
+  .option('--msp [port]', 'the sim FC as a Betaflight MSP flight controller on tcp:127.0.0.1:<port> (default 5761)')
+  .option('--betaflight-sitl [host]', 'physics for a Betaflight SITL binary: UDP 9001-9004 on <host> (default 127.0.0.1)')
   .option('--track <name|file>', 'track', RACE_DEFAULTS.track)
   .option('--vehicle <name|file>', 'vehicle', RACE_DEFAULTS.vehicle)
   .option('--laps <n>', 'laps', int('--laps', 1, 100), RACE_DEFAULTS.laps)
@@ -169,8 +171,8 @@ sim
   .option('--realtime <factor>', 'pace the sim: sim seconds per wall second (0 = lockstep: ZeroMQ; ROS 2 with the node\'s clock: lockstep)', num('--realtime', 0, 100))
   .option('--json <file>', 'write the results JSON here')
   .action(async (o: Record<string, unknown>) => {
-    const wires = (['zmq', 'aigp', 'ros2'] as const).filter((w) => o[w] !== undefined && o[w] !== false);
-    if (wires.length !== 1) throw new InvalidArgumentError('sim serve: choose exactly one of --zmq <endpoint>, --aigp [host], --ros2');
+    const wires = (['zmq', 'aigp', 'ros2', 'msp', 'betaflightSitl'] as const).filter((w) => o[w] !== undefined && o[w] !== false);
+    if (wires.length !== 1) throw new InvalidArgumentError('sim serve: choose exactly one of --zmq <endpoint>, --aigp [host], --ros2, --msp [port], --betaflight-sitl [host]');
     const wire = wires[0]!;
     const log = makeLogger(process.env['BRAINPILOT_LOG'] ?? 'info', Boolean(process.stderr.isTTY));
     const result = await serveSim({

@@ -6,8 +6,8 @@ import type { RaceResult } from '../../sim/runner.js';
 import type { Logger } from 'pino';
 
 export interface ServeCliOptions {
-  wire: 'zmq' | 'aigp' | 'ros2';
-  /** zmq: endpoint to bind; aigp: host the client listens on; ros2: unused. */
+  wire: 'zmq' | 'aigp' | 'ros2' | 'msp' | 'betaflightSitl';
+  /** zmq: endpoint to bind; aigp: host the client listens on; ros2: unused; msp: TCP port; betaflightSitl: SITL host. */
   endpoint?: string;
   track: string;
   vehicle: string;
@@ -27,6 +27,60 @@ export async function serveSim(o: ServeCliOptions): Promise<RaceResult> {
     case 'zmq':
     case 'aigp':
       throw new Error(`sim serve --${o.wire} is not available in this version of brainpilot`);
+    case 'msp':
+      return serveMsp(o);
+    case 'betaflightSitl':
+      return serveBetaflightSitl(o);
+  }
+}
+
+async function simFor(o: ServeCliOptions) {
+  const { buildSim, RACE_DEFAULTS } = await import('./race.js');
+  return buildSim({
+    ...RACE_DEFAULTS,
+    track: o.track,
+    vehicle: o.vehicle,
+    seed: o.seed,
+    laps: o.laps,
+    ...(o.latencyMs !== undefined ? { latencyMs: o.latencyMs } : {}),
+    ...(o.dropRate !== undefined ? { dropRate: o.dropRate } : {}),
+  });
+}
+
+/** The sim's FC as a Betaflight MSP FC on TCP 127.0.0.1 (the Betaflight transport connects to it). */
+async function serveMsp(o: ServeCliOptions): Promise<RaceResult> {
+  const { MspSimServer } = await import('../../sim/serve/msp.js');
+  const port = o.endpoint !== undefined ? Number(o.endpoint) : 5761;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`sim serve --msp: port must be 0..65535, got "${o.endpoint}"`);
+  if (!(o.realtimeFactor > 0)) throw new Error('sim serve --msp: the FC runs on the wall clock: give --realtime > 0');
+  const fc = new MspSimServer(await simFor(o), { laps: o.laps, seed: o.seed, realtimeFactor: o.realtimeFactor, port });
+  const bound = await fc.start();
+  o.log.info({ port: bound }, `Betaflight MSP FC (the built-in sim) on tcp:127.0.0.1:${bound}: arm on AUX1, MSP is the receiver`);
+  const stop = (): void => fc.server.stop();
+  process.once('SIGINT', stop);
+  try {
+    return await fc.result!;
+  } finally {
+    process.off('SIGINT', stop);
+    await fc.close();
+  }
+}
+
+/** The sim as the physics of a Betaflight SITL binary on this machine (docs/betaflight-sitl.md). */
+async function serveBetaflightSitl(o: ServeCliOptions): Promise<RaceResult> {
+  const { BetaflightSitlPhysics } = await import('../../sim/serve/betaflight-sitl.js');
+  const physics = new BetaflightSitlPhysics(await simFor(o), { laps: o.laps, seed: o.seed, sitlHost: o.endpoint ?? '127.0.0.1' });
+  await physics.start();
+  o.log.info('physics for Betaflight SITL: fdm → UDP 9003, rc → UDP 9004, motors ← UDP 9002/9001');
+  const timer = setInterval(() => o.log.info({ ...physics.stats, motors: physics.motors }, 'sitl link'), 5000);
+  const stop = (): void => physics.server.stop();
+  process.once('SIGINT', stop);
+  try {
+    return await physics.result!;
+  } finally {
+    clearInterval(timer);
+    process.off('SIGINT', stop);
+    await physics.close();
   }
 }
 

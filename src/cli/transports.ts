@@ -32,7 +32,7 @@ export async function createTransport(cfg: TransportConfig, ctx: TransportContex
     case 'aigp':
       return notYet(cfg.kind);
     case 'betaflight':
-      return notYet(cfg.kind);
+      return createBetaflight(cfg, ctx);
     case 'px4':
     case 'ardupilot':
       return createMavlinkFc(cfg, ctx);
@@ -155,4 +155,32 @@ async function createRos2(cfg: Of<'ros2'>, ctx: TransportContext): Promise<Trans
     };
   }
   return createRos2Transport(cfg, { log: ctx.log, intrinsics: ctx.intrinsics, mount: ctx.mount, vehicle: ctx.vehicle, ...(motors ? { motors } : {}) });
+}
+
+async function createBetaflight(cfg: Of<'betaflight'>, ctx: TransportContext): Promise<Transport> {
+  const { BetaflightTransport } = await import('../../firmware-bridge/betaflight/transport.js');
+  const auxUs = Array.from({ length: cfg.channelCount - 4 }, (_, i) => (i === cfg.armAux - 1 ? cfg.disarmUs : (cfg.auxUs[i] ?? 1000)));
+  ctx.log.warn(
+    { link: cfg.link },
+    'betaflight: camera frames do not come over MSP and no frame source is composed in yet: ' +
+      'without frames the guard levels, descends and disarms',
+  );
+  return new BetaflightTransport({
+    link: cfg.link,
+    bridge: {
+      armAux: cfg.armAux - 1,
+      armHighUs: cfg.armUs,
+      armLowUs: cfg.disarmUs,
+      auxUs,
+      channelCount: cfg.channelCount,
+      watchdogS: cfg.watchdogS,
+      throttle: { hoverThrustN: ctx.vehicle.massKg * 9.80665, hoverUs: cfg.hoverThrottleUs, maxUs: cfg.maxThrottleUs },
+      acc1G: cfg.acc1G,
+    },
+    imuRateHz: cfg.imuRateHz,
+    commandRateHz: ctx.config.control.rateHz,
+    armWaitS: cfg.armWaitS,
+    mspOverrideFailsafe: cfg.mspOverrideFailsafe,
+    log: ctx.log,
+  });
 }

@@ -122,14 +122,30 @@ const aigpTransport = z.strictObject({
 
 const betaflightTransport = z.strictObject({
   kind: z.literal('betaflight'),
-  link: linkUri().default('serial:/dev/ttyTHS1:115200'),
-  /** AUX channel (1-based, after AETR) and the µs value that arms. */
+  /** The FC's UART (the Jetson's /dev/ttyTHS1), or tcp:127.0.0.1:5761 for a Betaflight SITL. */
+  link: linkUri().default('serial:/dev/ttyTHS1:921600'),
+  /** AUX channel (1-based, after AETR) that carries ARM, and the µs values that arm / disarm. */
   armAux: z.number().int().min(1).max(14).default(1),
-  armUs: z.number().int().min(900).max(2100).default(1800),
-  /** The pipeline stall after which failsafe (disarm) sticks are sent, s. */
-  watchdogS: pos().max(2).default(0.1),
-  stickRateHz: pos().max(500).default(100),
+  armUs: z.number().int().min(1000).max(2000).default(1800),
+  disarmUs: z.number().int().min(1000).max(2000).default(1000),
+  /** The other AUX channels sent with every stick frame, µs, AUX1 first (the arm channel's entry is ignored). */
+  auxUs: z.array(z.number().int().min(1000).max(2000)).max(14).default([]),
+  /** Channels per MSP_SET_RAW_RC frame (AETR + AUX). */
+  channelCount: z.number().int().min(5).max(18).default(8),
+  /** No command from the pipeline for this long → disarm sticks (MSP override would hold the last ones forever), s. */
+  watchdogS: pos().max(2).default(0.25),
+  /** MSP_RAW_IMU polling rate, Hz. */
   imuRateHz: pos().max(1000).default(100),
+  /** Throttle that holds hover, µs: calibrate it. Collective thrust → throttle is linear from (0 N, 1000 µs). */
+  hoverThrottleUs: z.number().gt(1000).lt(2000),
+  /** Highest throttle ever sent, µs. */
+  maxThrottleUs: z.number().gt(1000).max(2000).default(2000),
+  /** MSP_RAW_IMU accelerometer LSB per g: 512 on a real FC, 256 on Betaflight SITL. */
+  acc1G: z.union([z.literal(512), z.literal(256)]).default(512),
+  /** true only once `set msp_override_failsafe = ON` is saved on the FC (Betaflight 4.5+; unreadable over MSP). */
+  mspOverrideFailsafe: z.boolean().default(false),
+  /** Wait this long at start for the FC's arming-disable flags to clear, s. */
+  armWaitS: pos().max(60).default(6),
 });
 
 const mavlinkFcCommon = <K extends 'px4' | 'ardupilot'>(kind: K, defLink: string) => ({
