@@ -183,7 +183,7 @@ describe('zmq wire format', () => {
 });
 
 /** `brainpilot sim serve --zmq tcp://127.0.0.1:*` as a child; resolves the port it bound. */
-function spawnServe(args: string[]): { child: ChildProcess; endpoint: Promise<string>; stdout: () => string; exit: Promise<number | null> } {
+function spawnServe(args: string[]): { child: ChildProcess; endpoint: Promise<string>; stdout: () => string; stderr: () => string; exit: Promise<number | null> } {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'sim', 'serve', '--zmq', 'tcp://127.0.0.1:*', ...args], {
     cwd: root,
     env: { ...process.env, BRAINPILOT_LOG: 'info' },
@@ -201,7 +201,7 @@ function spawnServe(args: string[]): { child: ChildProcess; endpoint: Promise<st
     child.on('exit', (code) => reject(new Error(`sim serve exited (${code}) before listening:\n${err}`)));
   });
   const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return { child, endpoint, stdout: () => out, exit };
+  return { child, endpoint, stdout: () => out, stderr: () => err, exit };
 }
 
 const zmqConfig = (endpoint: string) =>
@@ -282,7 +282,76 @@ describe('zmq: the daemon flies sim serve in another process', () => {
   });
 });
 
+describe('zmq: sim serve in real time', () => {
+  it('paces the sim by the wall clock, and a client disarm ends the run with the summary and --json', async () => {
+    const json = join(dir, 'rt.json');
+    const srv = spawnServe(['--track', 'warmup', '--laps', '1', '--realtime', '2', '--json', json]);
+    const client = new Dealer({ linger: 0 });
+    sockets.push(client);
+    client.connect(await srv.endpoint);
+    await client.send(encodeHello({ role: 'client', name: 'test' }));
+    const seen: string[] = [];
+    let helloWallMs = NaN, firstWallMs = NaN, lastWallMs = NaN, lastImuS = NaN, frames = 0;
+    let end: WireMessage | null = null;
+    let sentDisarm = false;
+    for await (const parts of client) {
+      const m = ok(decode(parts));
+      if (seen.at(-1) !== m.topic) seen.push(m.topic);
+      if (m.topic === 'hello') {
+        expect(m.hello).toMatchObject({ role: 'server', clock: 'realtime' });
+        helloWallMs = performance.now(); // the server starts its clock as it says hello
+      }
+      if (m.topic === 'tick') throw new Error('a real-time server sent a tick');
+      if (m.topic === 'frame') {
+        frames++;
+        expect(m.frame).toMatchObject({ encoding: 'rgb8', width: 640, height: 360, step: 1920 });
+      }
+      if (m.topic === 'imu') {
+        if (Number.isNaN(firstWallMs)) firstWallMs = performance.now();
+        lastImuS = m.imu.stampS;
+        lastWallMs = performance.now();
+        if (!sentDisarm && lastWallMs - firstWallMs > 600) {
+          sentDisarm = true;
+          // a malformed command first: the server counts it and flies on
+          await client.send([B('command'), B('{"kind":"ctbr","stampS":1,"thrustN":NaN,"rateRadS":[0,0,0]}'), B('')]);
+          await client.send(encodeDisarm('test done'));
+        }
+      }
+      if (m.topic === 'disarm') expect(m).toMatchObject({ reason: 'test done', ack: true });
+      if (m.topic === 'end') {
+        end = m;
+        break;
+      }
+    }
+    // paced: sim time never runs ahead of 2 × the wall time since the hello (+ one catch-up batch)
+    const wallS = (lastWallMs - helloWallMs) / 1000;
+    expect(lastImuS).toBeGreaterThan(0.3);
+    expect(lastImuS).toBeLessThan(2 * wallS + 0.25);
+    expect(frames).toBeGreaterThan(5);
+    expect(seen).toContain('disarm');
+    expect(end).toMatchObject({ topic: 'end', end: { reason: 'the client disarmed', completed: false } });
+    expect(await srv.exit).toBe(1);
+    expect(srv.stdout()).toContain('NOT completed');
+    expect(srv.stderr()).toMatch(/"event":"rejected","kind":"non-finite"/);
+    expect(srv.stderr()).toMatch(/"event":"end".*"rejected":1,/);
+    expect(JSON.parse(readFileSync(json, 'utf8'))).toMatchObject({ track: 'warmup', completed: false });
+  });
+});
+
 describe('zmq: stopping and losing the link', () => {
+  it('open() fails with the endpoint named when no server answers', async () => {
+    const probe = new Router({ linger: 0 });
+    await probe.bind('tcp://127.0.0.1:*');
+    const endpoint = probe.lastEndpoint!;
+    probe.close(); // nothing listens there now
+    const t = new ZmqTransport({ endpoint, connectTimeoutS: 0.3, linkTimeoutS: 0.5, disarmAckTimeoutS: 0.2 }, silent, {
+      intrinsics: { width: 640, height: 360, fx: 320, fy: 320, cx: 320, cy: 180 },
+      mount: { tiltUpRad: 0.35, posFluM: [0, 0, 0] },
+    });
+    const sink: SensorSink = { imu: () => {}, frame: () => {}, tick: () => {}, reject: () => {}, linkState: () => {} };
+    await expect(t.open(sink)).rejects.toThrow(`zmq ${endpoint}: no server answered within 0.3 s`);
+  });
+
   it('SIGTERM to `brainpilot run` puts a disarm at the server before the process exits', async () => {
     const server = new Router({ linger: 0 });
     sockets.push(server);

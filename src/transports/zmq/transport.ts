@@ -160,7 +160,6 @@ export class ZmqTransport implements Transport {
     }
     this.sink = null;
     if (sock && !sock.closed) sock.close();
-    this.resolveEnded('closed');
   }
 
   counters(): Record<string, number> {
