@@ -18,6 +18,7 @@ import { startDaemon } from '../src/cli/run.js';
 import type { RejectKind, SensorSink } from '../src/daemon/transport.js';
 import type { CameraFrame, FlightCommand, ImuSample } from '../src/tracts/io.js';
 import { ZmqTransport } from '../src/transports/zmq/transport.js';
+import { ZmqSimWire } from '../sim/serve/zmq.js';
 import {
   decode,
   encodeCommand,
@@ -339,6 +340,31 @@ describe('zmq: sim serve in real time', () => {
 });
 
 describe('zmq: stopping and losing the link', () => {
+  it('lockstep server: a client that reconnects mid-tick is asked again, and its answer steps the sim', async () => {
+    const wire = new ZmqSimWire({ endpoint: 'tcp://127.0.0.1:*', clock: 'lockstep', log: silent, clientTimeoutS: 5 });
+    const endpoint = await wire.bind();
+    const a = new Dealer({ linger: 0, receiveTimeout: 3000 });
+    const b = new Dealer({ linger: 0, receiveTimeout: 3000 });
+    sockets.push(a, b);
+    a.connect(endpoint);
+    await a.send(encodeHello({ role: 'client', name: 'a' }));
+    await wire.waitForClient();
+    expect(ok(decode(await a.receive()))).toMatchObject({ topic: 'hello', hello: { clock: 'lockstep' } });
+    const pending = wire.tick(0.004);
+    expect(ok(decode(await a.receive()))).toEqual({ topic: 'tick', nowS: 0.004 });
+    a.close(); // client a dies without answering; b (the restarted client) says hello
+    b.connect(endpoint);
+    await b.send(encodeHello({ role: 'client', name: 'b' }));
+    expect(ok(decode(await b.receive()))).toMatchObject({ topic: 'hello' });
+    expect(ok(decode(await b.receive()))).toEqual({ topic: 'tick', nowS: 0.004 });
+    const cmd: FlightCommand = { kind: 'ctbr', stampS: 0.004, thrustN: 9, rateRadS: [0, 0, 0] };
+    await b.send(encodeCommand({ ...cmd, stampS: 0.003 }, 0.002)); // an answer to another tick: ignored
+    await b.send(encodeCommand(cmd, 0.004));
+    expect(await pending).toEqual(cmd);
+    expect(wire.counters).toMatchObject({ clients: 2, staleReplies: 1, commands: 2 });
+    await wire.close();
+  });
+
   it('open() fails with the endpoint named when no server answers', async () => {
     const probe = new Router({ linger: 0 });
     await probe.bind('tcp://127.0.0.1:*');

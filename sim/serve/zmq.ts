@@ -150,6 +150,9 @@ export class ZmqSimWire implements SimWire {
       this.client = id;
       if (isNew) this.counters.clients++;
       this.out.push([id, ...encodeHello({ role: 'server', clock: this.o.clock, name: 'brainpilot sim' })]);
+      // a client that reconnected (a new identity) never saw the tick we wait on: ask again; a
+      // duplicate answer carries the same tickS and is dropped as stale
+      if (this.tickWaiter) this.out.push([id, ...encodeTick(this.tickWaiter.tS)]);
       this.o.log.info({ event: 'client', name: m.hello.name ?? '' }, `sim serve --zmq: client ${m.hello.name ?? ''} connected (${this.o.clock})`);
       for (const w of this.clientWaiters.splice(0)) w();
       return;
