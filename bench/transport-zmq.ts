@@ -10,7 +10,7 @@
  *             was sent against what the daemon took in (its final health line), its drops, and the
  *             frame → next command latency at the daemon's 100 Hz command clock.
  *
- * `npx tsx bench/transport-zmq.ts [lockstep|sustained]` prints the JSON; bench/run.ts files it under
+ * `npx tsx bench/transport-zmq.ts [codec|lockstep|sustained]` prints the JSON; bench/run.ts files it under
  * transports.json. Diagnostics: BENCH_ZMQ_DAEMON_LOG=<file> keeps the daemon's log,
  * BENCH_ZMQ_NODE_ARGS="--trace-gc" passes node flags to it (and shows its stdout).
  */
@@ -231,14 +231,51 @@ async function benchSustained(durationS: number, warmupS: number): Promise<Recor
 const finiteCommand = (c: FlightCommand): boolean =>
   c.kind === 'ctbr' ? Number.isFinite(c.thrustN) && c.thrustN >= 0 && c.rateRadS.every(Number.isFinite) : c.kind === 'motors' ? c.motors.every((m) => m >= 0 && m <= 1) : c.channelsUs.every(Number.isFinite);
 
+/** Wire codec cost alone (no sockets): what each message costs the client's event loop. */
+function benchCodec(): Record<string, unknown> {
+  const imu: ImuSample = { stampS: 0, gyroRadS: [0.01, -0.02, 0.3], accelMS2: [0.1, 0.2, 9.81] };
+  const sim = buildSim({ ...RACE_DEFAULTS, track: 'aigp-qualifier', laps: 1, seed: 1 });
+  const fb: CameraFrame[] = [];
+  while (fb.length === 0) {
+    sim.step();
+    sim.pollFrames(fb);
+  }
+  const f = fb[0]!;
+  const time = (n: number, fn: (i: number) => void): number => {
+    for (let i = 0; i < Math.min(n, 2000); i++) fn(i); // warm up
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) fn(i);
+    return Math.round(((performance.now() - t0) / n) * 1e6) / 1000; // µs
+  };
+  let sink = 0;
+  return {
+    imuEncodeUs: time(100_000, (i) => {
+      imu.stampS = i * 0.001;
+      sink += encodeImu(imu)[1].length;
+    }),
+    imuDecodeUs: time(100_000, (i) => {
+      imu.stampS = i * 0.001;
+      const d = decode(encodeImu(imu));
+      if (d.ok) sink++;
+    }),
+    frameEncodeUs: time(5_000, () => (sink += encodeFrame(f)[1].length)),
+    frameDecodeUs: time(5_000, () => {
+      const d = decode(encodeFrame(f));
+      if (d.ok) sink++;
+    }),
+    note: `decode includes its encode; frame ${f.width}×${f.height} ${f.encoding}, pixels not copied (checksum ${sink % 7})`,
+  };
+}
+
 /** The 1-minute load average: on a shared 2-core machine the real-time numbers depend on it. */
 const load = (): number => Math.round(loadavg()[0]! * 100) / 100;
 
 export async function benchZmq(): Promise<Record<string, unknown>> {
   const loadBefore = load();
+  const codec = benchCodec();
   const lockstep = await benchLockstep();
   const sustained = await benchSustained(6, 1);
-  return { zmq: { loadAvg1m: { before: loadBefore, after: load() }, lockstep, sustained } };
+  return { zmq: { loadAvg1m: { before: loadBefore, after: load() }, codec, lockstep, sustained } };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
@@ -246,6 +283,6 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const only = process.argv[2];
   const l0 = load();
   const data =
-    only === 'sustained' ? { zmq: { sustained: await benchSustained(6, 1), loadAvg1m: { before: l0, after: load() } } } : only === 'lockstep' ? { zmq: { lockstep: await benchLockstep(), loadAvg1m: { before: l0, after: load() } } } : await benchZmq();
+    only === 'codec' ? { zmq: { codec: benchCodec() } } : only === 'sustained' ? { zmq: { sustained: await benchSustained(6, 1), loadAvg1m: { before: l0, after: load() } } } : only === 'lockstep' ? { zmq: { lockstep: await benchLockstep(), loadAvg1m: { before: l0, after: load() } } } : await benchZmq();
   console.log(JSON.stringify({ machine, ...data }, null, 2));
 }
