@@ -427,6 +427,41 @@ describe('zmq: stopping and losing the link', () => {
     await serving.catch(() => {});
   });
 
+  it('a throw inside the sink is logged and counted; the next message still arrives', async () => {
+    const server = new Router({ linger: 0 });
+    sockets.push(server);
+    await server.bind('tcp://127.0.0.1:*');
+    const stamps: number[] = [];
+    const sink: SensorSink = {
+      imu: (s) => {
+        stamps.push(s.stampS);
+        if (stamps.length === 1) throw new Error('pipeline bug');
+      },
+      frame: () => {},
+      tick: () => {},
+      reject: () => {},
+      linkState: () => {},
+    };
+    const serving = (async () => {
+      for await (const [id, ...parts] of server) {
+        if (ok(decode(parts)).topic !== 'hello') continue;
+        await server.send([id!, ...encodeHello({ role: 'server', clock: 'realtime' })]);
+        for (const stampS of [1, 2]) await server.send([id!, ...encodeImu({ stampS, gyroRadS: [0, 0, 0], accelMS2: [0, 0, 9.81] })]);
+      }
+    })();
+    const t = new ZmqTransport({ endpoint: server.lastEndpoint!, connectTimeoutS: 5, linkTimeoutS: 1, disarmAckTimeoutS: 0.1 }, silent, {
+      intrinsics: { width: 640, height: 360, fx: 320, fy: 320, cx: 320, cy: 180 },
+      mount: { tiltUpRad: 0.35, posFluM: [0, 0, 0] },
+    });
+    await t.open(sink);
+    for (let i = 0; i < 80 && stamps.length < 2; i++) await sleep(25);
+    expect(stamps).toEqual([1, 2]);
+    expect(t.counters()['handlerErrors']).toBe(1);
+    await t.close();
+    server.close();
+    await serving.catch(() => {});
+  });
+
   it('reports link down when the server goes away and up when one comes back', async () => {
     const first = new Router({ linger: 0 });
     sockets.push(first);

@@ -124,7 +124,14 @@ export class ZmqSimWire implements SimWire {
 
   private async receiveLoop(): Promise<void> {
     try {
-      for await (const msg of this.sock) this.onMessage(msg);
+      for await (const msg of this.sock) {
+        try {
+          this.onMessage(msg);
+        } catch (e) {
+          this.counters.rejected++;
+          this.o.log.error({ event: 'handler-failed', err: String(e) }, `sim serve --zmq: handling a message failed: ${String(e)}`);
+        }
+      }
     } catch (e) {
       if (!this.closed) this.o.log.error({ event: 'receive-failed', err: String(e) }, `sim serve --zmq: receive failed: ${String(e)}`);
     }

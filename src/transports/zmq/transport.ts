@@ -56,7 +56,7 @@ export class ZmqTransport implements Transport {
   private silenceTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private endedFlag = false;
-  private readonly n = { rxMessages: 0, rxBytes: 0, rejected: 0, ticks: 0, commandsSent: 0, unsolicited: 0, reconnects: 0 };
+  private readonly n = { rxMessages: 0, rxBytes: 0, rejected: 0, ticks: 0, commandsSent: 0, unsolicited: 0, reconnects: 0, handlerErrors: 0 };
 
   constructor(
     private readonly cfg: ZmqClientConfig,
@@ -184,7 +184,15 @@ export class ZmqTransport implements Transport {
 
   private async receiveLoop(sock: Dealer): Promise<void> {
     try {
-      for await (const parts of sock) this.onMessage(parts);
+      for await (const parts of sock) {
+        try {
+          this.onMessage(parts);
+        } catch (e) {
+          // a throw below us (the pipeline) must not end the receive loop and with it the link
+          this.n.handlerErrors++;
+          this.log.error({ event: 'zmq-handler-failed', err: String(e) }, `zmq: handling a message failed: ${String(e)}`);
+        }
+      }
     } catch (e) {
       if (!this.closed) {
         this.setLink(false, `receive failed: ${e instanceof Error ? e.message : String(e)}`);
@@ -213,9 +221,12 @@ export class ZmqTransport implements Transport {
         this.n.ticks++;
         // a tick while one is unanswered: the newer one replaces it (the server waits for the newest)
         this.pendingTickS = m.nowS;
-        sink.tick(m.nowS);
-        // the daemon answers inside tick(); when it is stopping it does not, so step the server on
-        if (this.pendingTickS !== null && !this.closed) this.send(null);
+        try {
+          sink.tick(m.nowS);
+        } finally {
+          // the daemon answers inside tick(); when it is stopping (or threw) it did not: step the server on
+          if (this.pendingTickS !== null && !this.closed) this.send(null);
+        }
         return;
       }
       case 'hello': {
