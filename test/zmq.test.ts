@@ -13,7 +13,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Dealer, Router } from 'zeromq';
 import { stringify as yamlStringify } from 'yaml';
-import { parseConfig } from '../src/config/schema.js';
+import { ConfigError, loadConfig, parseConfig } from '../src/config/schema.js';
 import { startDaemon } from '../src/cli/run.js';
 import type { RejectKind, SensorSink } from '../src/daemon/transport.js';
 import type { CameraFrame, FlightCommand, ImuSample } from '../src/tracts/io.js';
@@ -180,6 +180,28 @@ describe('zmq wire format', () => {
     const r = rejected(decode(parts));
     expect(r.kind).toBe(kind);
     expect(r.detail).toContain(detail);
+  });
+});
+
+describe('zmq config', () => {
+  it('config/zmq-sim.yaml is valid and names the loopback endpoint and the link timeouts', () => {
+    const cfg = loadConfig(join(root, 'config', 'zmq-sim.yaml'));
+    expect(cfg.transport).toEqual({ kind: 'zmq', endpoint: 'tcp://127.0.0.1:5555', connectTimeoutS: 10, linkTimeoutS: 0.5, disarmAckTimeoutS: 1 });
+  });
+
+  it('a bad endpoint or timeout is an error naming the key', () => {
+    const bad = (transport: Record<string, unknown>): string => {
+      try {
+        parseConfig({ transport: { kind: 'zmq', ...transport } });
+      } catch (e) {
+        if (e instanceof ConfigError) return e.message;
+        throw e;
+      }
+      throw new Error('accepted');
+    };
+    expect(bad({ endpoint: '127.0.0.1:5555' })).toContain('transport.endpoint: got "127.0.0.1:5555"; expected a ZeroMQ endpoint');
+    expect(bad({ linkTimeoutS: 0 })).toContain('transport.linkTimeoutS: got 0');
+    expect(bad({ timeoutS: 1 })).toContain('unknown key "timeoutS"');
   });
 });
 
