@@ -167,6 +167,7 @@ describe('zmq wire format', () => {
     ['a string where a number goes', [B('tick'), B('{"nowS":"1"}'), B('')], 'malformed', 'tick.nowS is string'],
     ['NaN as Python writes it', [B('imu'), B('{"stampS": 1.0, "gyroRadS": [NaN, 0.0, 0.0], "accelMS2": [0, 0, 9.8]}'), B('')], 'non-finite', 'NaN'],
     ['NaN as JavaScript writes it (null)', [B('imu'), B('{"stampS":1,"gyroRadS":[null,0,0],"accelMS2":[0,0,9.8]}'), B('')], 'non-finite', 'imu.gyroRadS.0 is null'],
+    ['-Infinity as Python writes it', [B('tick'), B('{"nowS": -Infinity}'), B('')], 'non-finite', 'NaN/Infinity'],
     ['an overflowing number (Infinity)', [B('tick'), B('{"nowS":1e999}'), B('')], 'non-finite', 'tick.nowS = Infinity'],
     ['a frame payload one byte short', [B('frame'), B('{"stampS":1,"encoding":"mono8","width":3,"height":2,"intrinsics":{"fx":1,"fy":1,"cx":1,"cy":1},"mount":{"tiltUpRad":0,"posFluM":[0,0,0]}}'), Buffer.alloc(5)], 'decode', 'payload has 5 bytes; step 3 × height 2 = 6'],
     ['a frame step below width × bytes per pixel', [B('frame'), B('{"stampS":1,"encoding":"rgb8","width":3,"height":1,"step":8}'), Buffer.alloc(8)], 'decode', 'step 8 < width 3 × 3'],
