@@ -19,6 +19,7 @@ import type { RejectKind, SensorSink } from '../src/daemon/transport.js';
 import type { CameraFrame, FlightCommand, ImuSample } from '../src/tracts/io.js';
 import { ZmqTransport } from '../src/transports/zmq/transport.js';
 import { ZmqSimWire } from '../sim/serve/zmq.js';
+import type { RaceResult } from '../sim/runner.js';
 import {
   decode,
   encodeCommand,
@@ -232,7 +233,7 @@ const zmqConfig = (endpoint: string) =>
   parseConfig({ track: { map: 'warmup' }, log: { healthIntervalS: 0 }, transport: { kind: 'zmq', endpoint, connectTimeoutS: 20 } });
 
 describe('zmq: the daemon flies sim serve in another process', () => {
-  it('flies a lap in lockstep; both sides agree it completed', async () => {
+  it('flies a lap in lockstep; both sides agree it completed, and it is the in-process flight exactly', async () => {
     const json = join(dir, 'lap.json');
     const srv = spawnServe(['--track', 'warmup', '--laps', '1', '--json', json]);
     const endpoint = await srv.endpoint;
@@ -247,8 +248,16 @@ describe('zmq: the daemon flies sim serve in another process', () => {
     expect(health.totals.commands).toBeGreaterThan(2000); // one per 4 ms tick
     expect((h.transport as ZmqTransport).result).toMatchObject({ completed: true, laps: [{ lap: 1, gatesPassed: 4, gatesTotal: 4 }] });
     expect(await srv.exit).toBe(0);
-    expect(JSON.parse(readFileSync(json, 'utf8'))).toMatchObject({ track: 'warmup', controller: 'zmq', completed: true, crashes: 0 });
+    const overZmq = JSON.parse(readFileSync(json, 'utf8')) as RaceResult;
+    expect(overZmq).toMatchObject({ track: 'warmup', controller: 'zmq', completed: true, crashes: 0 });
     expect(srv.stdout()).toContain('completed');
+    // lockstep over the wire is the same flight as lockstep in-process: same laps, same events
+    const inproc = await startDaemon(parseConfig({ track: { map: 'warmup' }, log: { healthIntervalS: 0 }, transport: { kind: 'sim', track: 'warmup', seed: 1, laps: 1 } }), silent);
+    await inproc.finished;
+    const local = (inproc.transport as unknown as { result: RaceResult }).result;
+    expect(overZmq.laps).toEqual(local.laps);
+    expect(overZmq.events).toEqual(JSON.parse(JSON.stringify(local.events)));
+    expect(overZmq.stats.framesRendered).toBe(local.stats.framesRendered);
   });
 
   it('drops and counts malformed messages of every kind injected mid-flight, and still completes the lap', async () => {
