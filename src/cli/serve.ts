@@ -25,6 +25,7 @@ export async function serveSim(o: ServeCliOptions): Promise<RaceResult> {
     case 'ros2':
       return serveRos2Sim(o);
     case 'zmq':
+      return serveZmqCli(o);
     case 'aigp':
       throw new Error(`sim serve --${o.wire} is not available in this version of brainpilot`);
     case 'msp':
@@ -100,4 +101,39 @@ async function serveRos2Sim(o: ServeCliOptions): Promise<RaceResult> {
   if (commandsRejected) o.log.warn({ commandsRejected }, `${commandsRejected} malformed commands dropped`);
   if (ticksLate) o.log.warn({ ticksLate }, `${ticksLate} lockstep ticks stepped on without a command (timeout)`);
   return result;
+}
+
+/** The built-in sim on a ZeroMQ ROUTER; SIGINT/SIGTERM end the run (the client gets `end`). */
+async function serveZmqCli(o: ServeCliOptions): Promise<RaceResult> {
+  const { buildSim, RACE_DEFAULTS } = await import('./race.js');
+  const { serveZmq } = await import('../../sim/serve/zmq.js');
+  const sim = buildSim({
+    ...RACE_DEFAULTS,
+    track: o.track,
+    vehicle: o.vehicle,
+    seed: o.seed,
+    laps: o.laps,
+    ...(o.latencyMs !== undefined ? { latencyMs: o.latencyMs } : {}),
+    ...(o.dropRate !== undefined ? { dropRate: o.dropRate } : {}),
+  });
+  const stop = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    o.log.warn({ signal: sig }, `${sig}: ending the run`);
+    stop.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await serveZmq(sim, {
+      endpoint: o.endpoint ?? 'tcp://127.0.0.1:5555',
+      laps: o.laps,
+      seed: o.seed,
+      realtimeFactor: o.realtimeFactor,
+      log: o.log,
+      abort: stop.signal,
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }

@@ -25,8 +25,10 @@ export async function createTransport(cfg: TransportConfig, ctx: TransportContex
   switch (cfg.kind) {
     case 'sim':
       return createSim(cfg, ctx);
-    case 'zmq':
-      return notYet(cfg.kind);
+    case 'zmq': {
+      const { createZmqTransport } = await import('../transports/zmq/transport.js');
+      return createZmqTransport(cfg, ctx);
+    }
     case 'ros2':
       return createRos2(cfg, ctx);
     case 'aigp':

@@ -55,6 +55,12 @@ const zmqTransport = z.strictObject({
   kind: z.literal('zmq'),
   /** Where `brainpilot sim serve --zmq` (or another publisher) listens. */
   endpoint: z.string().regex(/^(tcp|ipc|inproc):\/\/\S+$/, 'expected a ZeroMQ endpoint such as tcp://127.0.0.1:5555').default('tcp://127.0.0.1:5555'),
+  /** How long `run` waits for the server's hello before it gives up, s. */
+  connectTimeoutS: pos().max(600).default(10),
+  /** No message from the server for this long → link down (the guard fails safe on stale sensors), s. */
+  linkTimeoutS: pos().max(60).default(0.5),
+  /** How long disarm() waits for the server to acknowledge the disarm message, s. */
+  disarmAckTimeoutS: pos().max(10).default(1),
 });
 
 /** ROS 2 topic or node names: absolute, relative or private (~/), no spaces (checked again by rcl). */
