@@ -51,7 +51,7 @@ describe('config', () => {
 
   it('fills defaults for a minimal config', () => {
     const c = parseConfig({ transport: { kind: 'zmq' } });
-    expect(c.transport).toEqual({ kind: 'zmq', endpoint: 'tcp://127.0.0.1:5555' });
+    expect(c.transport).toMatchObject({ kind: 'zmq', endpoint: 'tcp://127.0.0.1:5555' });
     expect(c.control.rateHz).toBe(100);
     expect(c.track.map).toBe('aigp-qualifier');
   });
