@@ -67,6 +67,7 @@ export class Daemon {
   private latMs: number[] = [];
   private pendingFrameWallMs = NaN;
   private linkUp = true;
+  private tickPending = false;
   private disarmSent = false;
 
   constructor(private readonly o: DaemonOptions) {
@@ -118,7 +119,17 @@ export class Daemon {
     await transport.open(this.sink);
     log.info({ event: 'start', transport: transport.name, clock: transport.clock, rateHz: this.o.rateHz, controller: this.o.controller.name }, `flying over ${transport.name} (${transport.clock})`);
     if (transport.clock === 'realtime') {
-      this.timer = setInterval(() => this.realtimeTick(), 1000 / this.o.rateHz);
+      // Timers run before the event loop polls sockets: after a stall, samples already waiting in
+      // the socket would be read only after this tick and the sensors would look older than they
+      // are. setImmediate runs after the poll phase, so the command sees everything that arrived.
+      this.timer = setInterval(() => {
+        if (this.tickPending) return;
+        this.tickPending = true;
+        setImmediate(() => {
+          this.tickPending = false;
+          this.realtimeTick();
+        });
+      }, 1000 / this.o.rateHz);
     }
     if (this.o.healthIntervalS > 0) {
       this.healthTimer = setInterval(() => {
