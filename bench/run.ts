@@ -28,7 +28,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>> | Record<st
   sim: benchSim,
   bridges: () => ({ msp: benchMsp() as Record<string, unknown> }),
   learn: benchLearn,
-  pipeline: () => ({ ...benchPipeline(), colliculusStandalone: benchColliculus() as unknown as Record<string, unknown> }),
+  pipeline: async () => ({ ...(await benchPipeline()), colliculusStandalone: benchColliculus() as unknown as Record<string, unknown> }),
 };
 for (const [name, fn] of Object.entries(benches)) {
   if (only && only !== name) continue;

@@ -193,16 +193,21 @@ class AxisSlam {
   s = 0;
 
   /**
-   * Innovation of "gate k − drone (at exposure)" into `nu`, its variance into `s`. fixedGateVar ≥ 0:
-   * treat the gate as a known constant of that variance.
+   * Innovation of "gate k − drone (at exposure)" into `nu`, its variance into `s`. The doubles come in
+   * args = [y, dpSince, r, fixedGateVar] (not as arguments, which would be boxed on the heap: this
+   * runs per sighting, gate and axis). fixedGateVar ≥ 0: treat the gate as a known constant of that
+   * variance.
    */
-  innovation(k: number, y: number, dpSince: number, r: number, fixedGateVar: number): void {
+  innovation(k: number, args: Float64Array): void {
+    const y = args[0]!, dpSince = args[1]!, r = args[2]!, fixedGateVar = args[3]!;
     const n = this.dim, j = D + k, P = this.P;
     this.nu = y - (this.x[j]! - (this.x[0]! - dpSince));
     this.s = fixedGateVar >= 0 ? P[0]! + fixedGateVar + r * r : P[j * n + j]! - 2 * P[j * n]! + P[0]! + r * r;
   }
 
-  update(k: number, nu: number, s: number, used: number, fixedGate: boolean): void {
+  /** Kalman update of gate k with the last innovation() (nu, s). */
+  update(k: number, used: number, fixedGate: boolean): void {
+    const nu = this.nu, s = this.s;
     const n = this.dim, j = D + k, P = this.P, ph = this.ph, m = D + used;
     // P Hᵀ with H = e_j − e_0 (or −e_0 when the gate is a fixed constant)
     for (let i = 0; i < m; i++) ph[i] = (fixedGate ? 0 : P[i * n + j]!) - P[i * n]!;
@@ -261,6 +266,7 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
   private prevGateX = NaN;
   private readonly dp: Vec3 = [0, 0, 0];
   private readonly predictArgs = new Float64Array(4);
+  private readonly innovArgs = new Float64Array(4);
   sightingsAccepted = 0;
   sightingsRejected = 0;
 
@@ -369,6 +375,8 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
     const r = (this.cfg.sightingSigmaBaseM + this.cfg.sightingSigmaPerM * s.rangeM) * Math.max(1, s.sigmaScale ?? 1);
     const dp = this.sinceStamp(s.stampS);
     const learn = this.cfg.learnMap;
+    const ia = this.innovArgs;
+    ia[2] = r;
     // associate with the map gate that explains the sighting best
     let best = -1, bestChi = Infinity;
     // a gate seen face-on has a heading: it must agree (either face) with the map gate's
@@ -382,7 +390,10 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
       let chi = 0, e2 = 0;
       for (let a = 0; a < 3; a++) {
         const ax = this.axes[a]!;
-        ax.innovation(k, s.relEnuM[a]!, dp[a]!, r, learn ? -1 : this.gates[k]!.sigmaM ** 2);
+        ia[0] = s.relEnuM[a]!;
+        ia[1] = dp[a]!;
+        ia[3] = learn ? -1 : this.gates[k]!.sigmaM ** 2;
+        ax.innovation(k, ia);
         const nu = ax.nu;
         chi += (nu * nu) / ax.s;
         e2 += nu * nu;
@@ -401,8 +412,11 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
     }
     for (let a = 0; a < 3; a++) {
       const ax = this.axes[a]!;
-      ax.innovation(best, s.relEnuM[a]!, dp[a]!, r, learn ? -1 : this.gates[best]!.sigmaM ** 2);
-      ax.update(best, ax.nu, ax.s, this.gates.length, !learn);
+      ia[0] = s.relEnuM[a]!;
+      ia[1] = dp[a]!;
+      ia[3] = learn ? -1 : this.gates[best]!.sigmaM ** 2;
+      ax.innovation(best, ia);
+      ax.update(best, this.gates.length, !learn);
     }
     this.sightingsAccepted++;
     this.out.associated = best;

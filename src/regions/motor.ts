@@ -97,8 +97,6 @@ export interface MotorStageOutput {
   replacedNonFinite: number;
 }
 
-/** A finite number, or NaN for anything else (so callers count and replace it without a closure). */
-const finOrNaN = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : NaN);
 
 /**
  * Differential-flatness-style attitude controller (Mellinger & Kumar 2011; Faessler et al. 2018):
@@ -383,13 +381,19 @@ function range4(rp: Float64Array, yw: Float64Array, s: number): number {
  */
 export function mixToMotors(demand: MixDemand, geometry: MixerGeometry, out: MixResult = newMixResult()): MixResult {
   let replaced = 0;
-  let thrustN = finOrNaN(demand.thrustN);
+  // (each read once as a number: a value that may also be undefined lives boxed on the heap)
+  let thrustN = demand.thrustN;
   const tq = demand.torqueNm;
-  let tauX = finOrNaN(tq?.[0]), tauY = finOrNaN(tq?.[1]), tauZ = finOrNaN(tq?.[2]);
-  if (thrustN !== thrustN) { thrustN = 0; replaced++; }
-  if (tauX !== tauX) { tauX = 0; replaced++; }
-  if (tauY !== tauY) { tauY = 0; replaced++; }
-  if (tauZ !== tauZ) { tauZ = 0; replaced++; }
+  let tauX = NaN, tauY = NaN, tauZ = NaN;
+  if (tq) {
+    tauX = tq[0];
+    tauY = tq[1];
+    tauZ = tq[2];
+  }
+  if (!Number.isFinite(thrustN)) { thrustN = 0; replaced++; }
+  if (!Number.isFinite(tauX)) { tauX = 0; replaced++; }
+  if (!Number.isFinite(tauY)) { tauY = 0; replaced++; }
+  if (!Number.isFinite(tauZ)) { tauZ = 0; replaced++; }
   thrustN = Math.max(0, thrustN);
   const g = geometry;
   const maxT = g.motorMaxThrustN;

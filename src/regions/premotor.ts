@@ -104,31 +104,27 @@ export class GatePathFollower {
   private startSkipEntry = false;
   private gateCount = 0;
 
-  /** Append a vertex (growing the arrays when a longer path than ever before is built). */
-  private push(x: number, y: number, z: number, lim: number): void {
-    const i = this.n;
-    if (i >= this.vMax.length) {
-      const cap = 2 * this.vMax.length;
-      const xyz = new Float64Array(3 * cap), vMax = new Float64Array(cap);
-      xyz.set(this.xyz);
-      vMax.set(this.vMax);
-      this.xyz = xyz;
-      this.vMax = vMax;
-      this.segLen = new Float64Array(cap);
-    }
-    this.xyz[3 * i] = x;
-    this.xyz[3 * i + 1] = y;
-    this.xyz[3 * i + 2] = z;
-    // vMax holds the gate's speed limit until the profile below turns it into the vertex's speed
-    this.vMax[i] = lim;
-    this.n = i + 1;
+  /** Make room for `vertices` (the arrays only grow: a longer path than ever before). */
+  private reserve(vertices: number): void {
+    if (vertices <= this.vMax.length) return;
+    const cap = Math.max(vertices, 2 * this.vMax.length);
+    this.xyz = new Float64Array(3 * cap);
+    this.vMax = new Float64Array(cap);
+    this.segLen = new Float64Array(cap);
   }
 
   private buildPath(sx: number, sy: number, sz: number, gates: readonly GatePose[], startSpeedMS: number, tailM: number, skipEntry: boolean | null): void {
     const e = this.cfg.approachM;
     let skipped = false;
-    this.n = 0;
-    this.push(sx, sy, sz, Infinity);
+    this.reserve(3 * gates.length + 2);
+    // vertices written in place (a helper taking the coordinates would box each double it is passed);
+    // vMax holds each vertex's speed limit until the profile below turns it into the vertex's speed
+    const xyz = this.xyz, vMax = this.vMax;
+    xyz[0] = sx;
+    xyz[1] = sy;
+    xyz[2] = sz;
+    vMax[0] = Infinity;
+    let n = 1;
     for (let k = 0; k < gates.length; k++) {
       const g = gates[k]!;
       const f = g.forwardEnu, c = g.centerEnuM;
@@ -141,20 +137,30 @@ export class GatePathFollower {
       const lateral = Math.sqrt(lx * lx + ly * ly + lz * lz);
       const pastEntry = k === 0 && (skipEntry ?? (along > -e && lateral < 0.25 * e));
       if (k === 0) skipped = pastEntry;
-      if (!pastEntry) this.push(c[0] - f[0] * e, c[1] - f[1] * e, c[2] - f[2] * e, lim);
-      this.push(c[0], c[1], c[2], lim);
-      this.push(c[0] + f[0] * e, c[1] + f[1] * e, c[2] + f[2] * e, lim);
+      // entry (unless skipped), centre, exit
+      for (let m = pastEntry ? 0 : -1; m <= 1; m++) {
+        xyz[3 * n] = c[0] + m * f[0] * e;
+        xyz[3 * n + 1] = c[1] + m * f[1] * e;
+        xyz[3 * n + 2] = c[2] + m * f[2] * e;
+        vMax[n] = lim;
+        n++;
+      }
     }
     {
-      const xyz = this.xyz, l = this.n - 1, pv = this.n >= 2 ? l - 1 : l;
+      const l = n - 1, pv = n >= 2 ? l - 1 : l;
       let dx = xyz[3 * l]! - xyz[3 * pv]!, dy = xyz[3 * l + 1]! - xyz[3 * pv + 1]!, dz = xyz[3 * l + 2]! - xyz[3 * pv + 2]!;
       const dn = Math.sqrt(dx * dx + dy * dy + dz * dz);
       if (dn > 1e-12) {
         dx /= dn; dy /= dn; dz /= dn;
       } else dx = dy = dz = 0;
-      this.push(xyz[3 * l]! + dx * tailM, xyz[3 * l + 1]! + dy * tailM, xyz[3 * l + 2]! + dz * tailM, Infinity);
+      xyz[3 * n] = xyz[3 * l]! + dx * tailM;
+      xyz[3 * n + 1] = xyz[3 * l + 1]! + dy * tailM;
+      xyz[3 * n + 2] = xyz[3 * l + 2]! + dz * tailM;
+      vMax[n] = Infinity;
+      n++;
     }
-    const cruise = this.cfg.cruiseMS, n = this.n, xyz = this.xyz, vMax = this.vMax, segLen = this.segLen;
+    this.n = n;
+    const cruise = this.cfg.cruiseMS, segLen = this.segLen;
     // corner speeds: vMax[i] still holds vertex i's limit here and is overwritten in place
     for (let i = 0; i < n; i++) {
       let v = cruise;

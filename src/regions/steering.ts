@@ -193,6 +193,7 @@ export interface GuardCounters {
 }
 
 const ZERO_RATES: Readonly<Vec3> = [0, 0, 0];
+const EMPTY: readonly number[] = [];
 
 const newCounters = (): GuardCounters => ({
   ticks: 0,
@@ -352,13 +353,14 @@ export class Guard implements Region<GuardInput, GuardOutput> {
         if (t < c.minThrustN || t > c.maxThrustN) clamped = true;
         thrust = Math.min(c.maxThrustN, Math.max(c.minThrustN, t));
       } else replaced++;
-      const r = Array.isArray(p.rateRadS) ? p.rateRadS : [];
+      const r = Array.isArray(p.rateRadS) ? p.rateRadS : EMPTY;
       for (let a = 0; a < 3; a++) {
-        const v = r[a];
+        // read as a number once: a value that may also be undefined lives boxed on the heap
+        const v: number = a < r.length ? r[a]! : NaN;
         const lim = c.maxRateRadS[a]!;
-        if (typeof v === 'number' && Number.isFinite(v)) {
+        if (Number.isFinite(v)) {
           if (Math.abs(v) > lim) clamped = true;
-          rates[a] = clampAbs(v, lim);
+          rates[a] = Math.min(lim, Math.max(-lim, v));
         } else replaced++;
       }
     }
