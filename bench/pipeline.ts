@@ -15,7 +15,8 @@
  * frame period's minimum over the runs (the pipeline's own cost on an idle core, as the colliculus
  * benchmark does). GC pauses in the first run's steady window are reported from the gc perf entries.
  *
- * Allocation method: a separate flight (same track and seed) in which each pipeline call is bracketed
+ * Allocation method: a separate flight (same track and seed), in a child process so that its JIT
+ * starts cold like a real run's (the timing flights before it would have warmed it up), in which each pipeline call is bracketed
  * by process.memoryUsage().heapUsed, with a minor GC (scavenge) forced just before the call so that
  * the young generation is empty and the call's allocation cannot be hidden by a GC inside it. If the
  * heap still shrinks across a call (a GC ran anyway) the call is counted in `gcInside` and left out
@@ -23,7 +24,9 @@
  * result) is measured on an empty call and subtracted. Requires node --expose-gc (npm run bench).
  * Writes bench/results/pipeline.json through bench/run.ts.
  */
+import { spawnSync } from 'node:child_process';
 import { PerformanceObserver } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { RACE_DEFAULTS, buildSim, pipelineConfigFor } from '../src/cli/race.js';
 import { Pipeline } from '../src/pipeline.js';
 import type { CameraFrame, ImuSample } from '../src/tracts/io.js';
@@ -83,11 +86,14 @@ export async function benchPipeline(): Promise<Record<string, unknown>> {
   const time = runs[0]!;
   const sameFlight = runs.every((r) => r.endS === time.endS && r.steadyFramePeriods.length === time.steadyFramePeriods.length);
   const intrinsic = sameFlight ? time.steadyFramePeriods.map((_, k) => Math.min(...runs.map((r) => r.steadyFramePeriods[k]!))) : [];
-  const alloc = measurePipelineAllocation();
+  const alloc = allocationInChild();
   return {
     track: TRACK,
     frame: '640x360 rgb8 (aigp-vq)',
     windows: { warmupUntilS: WARMUP_UNTIL_S, steadyFromS: STEADY_FROM_S, endS: time.endS, completedLaps: time.laps, lapTimesS: time.lapTimesS, crashed: time.crashed },
+    timingNote:
+      'pipelinePerFrame: wall time of onFrame plus every onImu and command call since the previous frame. steady/warmup: the first flight as it ran (GC pauses, and preemption by other processes on a shared host, included); ' +
+      'steadyIntrinsic: per frame period the minimum over identical flights (the pipeline on an idle core). gcSteady: V8 GC pauses in the first flight\'s steady window (the in-process simulator allocates too).',
     steady: time.steady,
     steadyIntrinsic: sameFlight
       ? { pipelinePerFrame: summary(intrinsic), note: `per frame period, the minimum over ${TIMING_RUNS} identical flights` }
@@ -195,6 +201,19 @@ interface AllocAcc {
 }
 const acc = (): AllocAcc => ({ sum: 0, n: 0, gcInside: 0 });
 
+type AllocReport = ReturnType<typeof measurePipelineAllocation>;
+
+/** measurePipelineAllocation() in a fresh node process (cold JIT), with --expose-gc. */
+function allocationInChild(): AllocReport {
+  const self = fileURLToPath(import.meta.url);
+  const res = spawnSync(process.execPath, ['--expose-gc', ...(self.endsWith('.ts') ? ['--import', 'tsx'] : []), self, ALLOC_CHILD_FLAG], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (res.status !== 0) throw new Error(`bench pipeline: allocation child failed (status ${String(res.status)}): ${res.stderr}`);
+  const line = res.stdout.trim().split('\n').pop() ?? '';
+  return JSON.parse(line) as AllocReport;
+}
+
+const ALLOC_CHILD_FLAG = '--pipeline-alloc-child';
+
 /** Heap growth across each pipeline call (and each region step) in a second flight. */
 function measurePipelineAllocation() {
   const gc = (globalThis as { gc?: GcFn }).gc;
@@ -275,3 +294,5 @@ function measurePipelineAllocation() {
     regions: Object.fromEntries(Object.entries(regions).map(([k, v]) => [k, per(v, os)])),
   };
 }
+
+if (process.argv.includes(ALLOC_CHILD_FLAG)) process.stdout.write(JSON.stringify(measurePipelineAllocation()) + '\n');
