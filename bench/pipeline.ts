@@ -102,10 +102,11 @@ export async function benchPipeline(): Promise<Record<string, unknown>> {
     warmup: time.warmup,
     heap: {
       note:
-        'bytes allocated per call by the pipeline (heapUsed growth across the call, a scavenge forced just before it, the bracket cost subtracted; calls with a GC inside are counted in gcInside, not averaged). ' +
-        "Steady state: the command tick's remaining bytes are the fresh CtbrCommand the guard hands to the link (links and the sim's latency queue keep it, so it is not reused: ~170 B); " +
-        'the rest are V8 heap numbers: a double passed to or returned from a call TurboFan did not inline is boxed (a few 16-byte numbers per call). ' +
-        'Warm-up (lap 1) is dominated by code still running in the interpreter/baseline tier, where every floating-point intermediate is a heap number.',
+        'Bytes allocated per call by the pipeline, measured in a fresh node process (cold JIT, as in a real run): heapUsed growth across the call with a scavenge forced just before it, the bracket cost subtracted; calls with a GC inside are counted in gcInside, not averaged. ' +
+        "Steady (laps 3-4): the command tick includes the fresh CtbrCommand the guard hands to the link (~170 B: links and the sim's latency queue keep it, so it is not reused); " +
+        'the rest are V8 heap numbers: a double passed to or returned from a call TurboFan did not inline, or stored in a field that may also hold null (lastImuS, ttcS, ...), is boxed (16 B each). ' +
+        'Warm-up (lap 1): per-frame code runs in V8\'s interpreter/baseline tiers until it has run often enough to be optimised (the detector\'s top-level functions at 30 Hz: ~20 s), and every floating-point intermediate there is a heap number; ' +
+        'in a trial, node --interrupt-budget=8192 cut lap-1 allocation from ~90 KB to ~35 KB per frame (a launcher flag, not set by brainpilot).',
       steady: alloc.steady,
       warmup: alloc.warmup,
       perRegionSteady: alloc.regions,
