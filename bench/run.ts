@@ -31,7 +31,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>> | Record<st
   bridges: () => ({ msp: benchMsp() as Record<string, unknown> }),
   learn: benchLearn,
   transports: async () => ({ inProcess: benchInProcess() }),
-  pipeline: () => ({ ...benchPipeline(), colliculusStandalone: benchColliculus() as unknown as Record<string, unknown> }),
+  pipeline: async () => ({ ...(await benchPipeline()), colliculusStandalone: benchColliculus() as unknown as Record<string, unknown> }),
   ros2: benchRos2,
 };
 for (const [name, fn] of Object.entries(benches)) {

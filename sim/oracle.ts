@@ -48,6 +48,8 @@ export class OracleController implements Controller {
   command(nowS: number): CtbrCommand {
     const s = this.truth();
     const g = this.follower.step(s.posEnuM, s.velEnuMS);
-    return this.motor.step({ stampS: nowS, accelEnuMS2: g.accEnuMS2, yaw: { mode: 'angle', yawRad: g.yawRad }, attitude: s.quat }, 0).cmd;
+    const c = this.motor.step({ stampS: nowS, accelEnuMS2: g.accEnuMS2, yaw: { mode: 'angle', yawRad: g.yawRad }, attitude: s.quat }, 0).cmd;
+    // the motor stage reuses its output and the sim queues commands (latency): hand over a copy
+    return { kind: 'ctbr', stampS: c.stampS, thrustN: c.thrustN, rateRadS: [c.rateRadS[0], c.rateRadS[1], c.rateRadS[2]] };
   }
 }

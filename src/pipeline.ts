@@ -6,19 +6,19 @@
  * follows executes exactly these steps in this order (test/pipeline.test.ts checks the table
  * against the regions the pipeline holds).
  */
-import { camToBody, bodyToCam } from './math/camera.js';
-import { quatIntegrate, quatRotate, quatRotateInv, quatToEuler, type Quat } from './math/quat.js';
+import { camToBodyInto, bodyToCamInto } from './math/camera.js';
+import { quatIntegrateInto, quatRotateInto, quatRotateInvInto, quatToEulerInto, type Quat } from './math/quat.js';
 import { dot, norm, wrapPi, type Vec3 } from './math/vec3.js';
 import type { Controller } from './tracts/controller.js';
 import type { CameraFrame, CtbrCommand, ImuSample } from './tracts/io.js';
 import { Vestibular } from './regions/vestibular.js';
-import { Hippocampus, type HippocampusConfig } from './regions/hippocampus.js';
-import { Colliculus, type ColliculusOutput } from './regions/colliculus.js';
+import { Hippocampus, type HippocampusConfig, type HippocampusInput, type UpcomingGate } from './regions/hippocampus.js';
+import { Colliculus, type ColliculusInput, type ColliculusOutput } from './regions/colliculus.js';
 import { GatePathFollower, type FollowerConfig, type GatePose } from './regions/premotor.js';
-import { MotorStage } from './regions/motor.js';
-import { Guard, type GuardMode } from './regions/steering.js';
+import { MotorStage, type MotorStageInput } from './regions/motor.js';
+import { Guard, type GuardInput, type GuardMode } from './regions/steering.js';
 import type { LearnedState } from './regions/region.js';
-import { LatencyForwardModel } from './regions/cerebellum.js';
+import { LatencyForwardModel, type LatencyForwardInput } from './regions/cerebellum.js';
 
 export type Trigger = 'imu' | 'frame' | 'command';
 
@@ -150,11 +150,41 @@ export class Pipeline implements Controller {
     this.cerebellum = cfg.ablate?.cerebellum ? null : new LatencyForwardModel(cfg.cerebellumHorizonS ?? 0.1);
   }
 
+  // Scratch for the hot paths, reused every tick so steady flight allocates nothing (each is read
+  // within the call that fills it).
+  private readonly eulerS: Vec3 = [0, 0, 0];
+  private readonly qFrame: Quat = [1, 0, 0, 0];
+  private readonly qSight: Quat = [1, 0, 0, 0];
+  private readonly qAhead: Quat = [1, 0, 0, 0];
+  private readonly v3a: Vec3 = [0, 0, 0];
+  private readonly v3b: Vec3 = [0, 0, 0];
+  private readonly posAhead: Vec3 = [0, 0, 0];
+  private readonly velAhead: Vec3 = [0, 0, 0];
+  private readonly searchAcc: Vec3 = [0, 0, 0];
+  private readonly relS: Vec3 = [0, 0, 0];
+  private readonly normalS: Vec3 = [0, 0, 0];
+  private readonly hipImu = { kind: 'imu' as const, stampS: 0, accEnuMS2: [0, 0, 0] as Vec3 };
+  private readonly hipSight: Extract<HippocampusInput, { kind: 'sighting' }> = { kind: 'sighting', stampS: 0, relEnuM: [0, 0, 0], normalEnu: null, rangeM: 0, sigmaScale: 1 };
+  private readonly expected = { rayCam: [0, 0, 1] as Vec3, sigmaRad: 0, distanceM: 0 };
+  private readonly colIn: ColliculusInput = { frame: null as unknown as CameraFrame, rollRad: 0, pitchRad: 0, expected: null, bodyRateRadS: [0, 0, 0] };
+  private readonly yawAngle = { mode: 'angle' as const, yawRad: 0 };
+  private readonly yawRate = { mode: 'rate' as const, yawRateRadS: 0 };
+  private readonly motorIn: MotorStageInput = { stampS: 0, accelEnuMS2: [0, 0, 0], yaw: this.yawAngle, attitude: [1, 0, 0, 0] };
+  private readonly cbIn: LatencyForwardInput = { accCmdEnuMS2: [0, 0, 0], rateCmdRadS: [0, 0, 0], velEnuMS: [0, 0, 0], gyroRadS: [0, 0, 0], posEnuM: [0, 0, 0] };
+  private readonly guardAtt = { rollRad: 0, pitchRad: 0 };
+  private readonly guardIn: GuardInput = { proposed: null, nowS: 0, lastFrameS: null, lastImuS: null, attitude: this.guardAtt, armed: true };
+  private readonly upcomingBuf: UpcomingGate[] = [];
+  /** One GatePose list per plan length (the follower reads gates.length), filled in place. */
+  private readonly planBufs: GatePose[][] = [];
+
   onImu(s: ImuSample): void {
     const v = this.vestibular.step(s);
     if (v.stampS !== s.stampS) return; // refused sample
     this.lastImuS = s.stampS;
-    const h = this.hippocampus.step({ kind: 'imu', stampS: s.stampS, accEnuMS2: v.accEnuMS2 });
+    const hin = this.hipImu;
+    hin.stampS = s.stampS;
+    hin.accEnuMS2 = v.accEnuMS2;
+    const h = this.hippocampus.step(hin);
     if (h.passed >= 0) {
       this.gatesPassed++;
       this.replan = true;
@@ -170,21 +200,27 @@ export class Pipeline implements Controller {
     this.lastArrivalS = f.arrivalS;
     this.lastFrameS = f.arrivalS;
     if (!this.vestibular.isCalibrated) return;
-    this.hippocampus.setHeading(this.vestibular.euler[2]);
-    const q = this.vestibular.attitudeAt(f.stampS);
-    const [roll, pitch] = quatToEuler(q);
+    this.hippocampus.setHeading(this.vestibular.eulerInto(this.eulerS)[2]);
+    const q = this.vestibular.attitudeAtInto(f.stampS, this.qFrame);
+    const e = quatToEulerInto(q, this.eulerS);
     const expected = this.expectedGate(q, f.mount.tiltUpRad);
     const dtS = this.lastFrameStampS === null ? 1 / 30 : Math.max(1e-3, f.stampS - this.lastFrameStampS);
     this.lastFrameStampS = f.stampS;
-    const col = this.colliculus.step({ frame: f, rollRad: roll, pitchRad: pitch, expected, bodyRateRadS: this.vestibular.rateEstimate }, dtS);
+    const cin = this.colIn;
+    cin.frame = f;
+    cin.rollRad = e[0];
+    cin.pitchRad = e[1];
+    cin.expected = expected;
+    cin.bodyRateRadS = this.vestibular.rateEstimate;
+    const col = this.colliculus.step(cin, dtS);
     this.lastCol = col;
     const t = col.target;
     // an upright gate shows where world-up is: bound the gyro's tilt drift (close, clean fits only)
     if (t && t.upCam && t.posCamM && !t.poseAmbiguous && t.reprojPx < 1.5) {
       const rangeM = norm(t.posCamM);
-      if (rangeM < 9) this.vestibular.correctTilt(camToBody(t.upCam, f.mount.tiltUpRad), 0.06 * Math.min(1, 4 / rangeM), f.stampS);
+      if (rangeM < 9) this.vestibular.correctTilt(camToBodyInto(this.v3a, t.upCam, f.mount.tiltUpRad), 0.06 * Math.min(1, 4 / rangeM), f.stampS);
     }
-    const qs = this.vestibular.attitudeAt(f.stampS);
+    const qs = this.vestibular.attitudeAtInto(f.stampS, this.qSight);
     // every gate in view localises the drone and corrects the map, not only the target
     for (const s of col.sightings) {
       // PnP fits that do not reproject (> 2.5 px RMS) are wrong-solution poses: measured in flight,
@@ -193,12 +229,18 @@ export class Pipeline implements Controller {
       this.sightings++;
       const tilt = f.mount.tiltUpRad;
       const rangeM = norm(s.posCamM);
-      const relEnuM = quatRotate(qs, camToBody(s.posCamM, tilt));
-      const normalEnu = s.normalCam ? quatRotate(qs, camToBody(s.normalCam, tilt)) : null;
+      const relEnuM = quatRotateInto(this.relS, qs, camToBodyInto(this.v3a, s.posCamM, tilt));
+      const normalEnu = s.normalCam ? quatRotateInto(this.normalS, qs, camToBodyInto(this.v3a, s.normalCam, tilt)) : null;
       // oblique views and poor fits give poor PnP: say so to the filter
       const cosView = s.normalCam ? Math.abs(dot(s.normalCam, s.rayCam)) : 0.5;
       const sigmaScale = (1 / Math.max(0.3, cosView)) * (1 + s.reprojPx);
-      const h = this.hippocampus.step({ kind: 'sighting', stampS: f.stampS, relEnuM, normalEnu, rangeM, sigmaScale });
+      const hs = this.hipSight;
+      hs.stampS = f.stampS;
+      hs.relEnuM = relEnuM;
+      hs.normalEnu = normalEnu;
+      hs.rangeM = rangeM;
+      hs.sigmaScale = sigmaScale;
+      const h = this.hippocampus.step(hs);
       if (h.associated >= 0) {
         this.replan = true;
         // heading: a clean, near, face-on view of a gate whose heading the map knows reveals the
@@ -234,16 +276,26 @@ export class Pipeline implements Controller {
 
   /** Top-down: where the target gate should appear in this camera (from the map and the pose). */
   private expectedGate(q: Quat, tiltUpRad: number): { rayCam: Vec3; sigmaRad: number; distanceM: number } | null {
-    const g = this.hippocampus.upcoming(1)[0];
-    if (!g) return null;
+    if (this.hippocampus.upcomingInto(1, this.upcomingBuf) < 1) return null;
+    const g = this.upcomingBuf[0]!;
     const p = this.hippocampus.current.posEnuM;
-    const rel: Vec3 = [g.centerEnuM[0] - p[0], g.centerEnuM[1] - p[1], g.centerEnuM[2] - p[2]];
+    const rel = this.v3b;
+    rel[0] = g.centerEnuM[0] - p[0];
+    rel[1] = g.centerEnuM[1] - p[1];
+    rel[2] = g.centerEnuM[2] - p[2];
     const d = norm(rel);
     if (d < 1e-3) return null;
-    const cam = bodyToCam(quatRotateInv(q, rel), tiltUpRad);
+    const cam = bodyToCamInto(rel, quatRotateInvInto(rel, q, rel), tiltUpRad);
     if (cam[2] <= 0) return null;
     const sigma = Math.atan2(this.hippocampus.relativeSigmaM() + 0.2, d) + 0.03;
-    return { rayCam: [cam[0] / d, cam[1] / d, cam[2] / d], sigmaRad: sigma, distanceM: d };
+    // reused: the colliculus reads it within this frame's step
+    const out = this.expected;
+    out.rayCam[0] = cam[0] / d;
+    out.rayCam[1] = cam[1] / d;
+    out.rayCam[2] = cam[2] / d;
+    out.sigmaRad = sigma;
+    out.distanceM = d;
+    return out;
   }
 
   command(nowS: number): CtbrCommand | null {
@@ -257,17 +309,28 @@ export class Pipeline implements Controller {
       if (h.target < 0) {
         // discovery with nothing known ahead: hold position at search height and turn to look around
         const v = h.velEnuMS, p = h.posEnuM;
-        const acc: Vec3 = [-1.5 * v[0], -1.5 * v[1], 2 * (this.searchHeightM - p[2]) - 1.5 * v[2]];
-        proposed = this.motor.step({ stampS: nowS, accelEnuMS2: acc, yaw: { mode: 'rate', yawRateRadS: this.searchYawRateRadS * this.hippocampus.searchDirection }, attitude: this.vestibular.quatEstimate }, 0).cmd;
+        const acc = this.searchAcc;
+        acc[0] = -1.5 * v[0];
+        acc[1] = -1.5 * v[1];
+        acc[2] = 2 * (this.searchHeightM - p[2]) - 1.5 * v[2];
+        this.yawRate.yawRateRadS = this.searchYawRateRadS * this.hippocampus.searchDirection;
+        proposed = this.motor.step(this.motorInput(nowS, acc, this.yawRate, this.vestibular.quatEstimate), 0).cmd;
         this.replan = true;
         return this.guarded(proposed, nowS);
       }
       if (this.replan) {
-        const gates: GatePose[] = this.hippocampus.upcoming(this.planGates).map((g) => ({
-          centerEnuM: g.centerEnuM,
-          forwardEnu: [Math.cos(g.yawRad), Math.sin(g.yawRad), 0],
-          maxSpeedMS: speedForSigma(g.sigmaM, this.speed) * this.visionRateFactor(),
-        }));
+        const n = this.hippocampus.upcomingInto(this.planGates, this.upcomingBuf);
+        const gates = (this.planBufs[n] ??= Array.from({ length: n }, () => ({ centerEnuM: [0, 0, 0] as Vec3, forwardEnu: [0, 0, 0] as Vec3, maxSpeedMS: 0 })));
+        for (let k = 0; k < n; k++) {
+          const g = this.upcomingBuf[k]!, gp = gates[k]!;
+          gp.centerEnuM[0] = g.centerEnuM[0];
+          gp.centerEnuM[1] = g.centerEnuM[1];
+          gp.centerEnuM[2] = g.centerEnuM[2];
+          gp.forwardEnu[0] = Math.cos(g.yawRad);
+          gp.forwardEnu[1] = Math.sin(g.yawRad);
+          gp.forwardEnu[2] = 0;
+          gp.maxSpeedMS = speedForSigma(g.sigmaM, this.speed) * this.visionRateFactor();
+        }
         // a new target starts a new path from here; a corrected estimate only moves the gates
         if (this.persistPath && h.target === this.plannedTarget && gates.length === this.plannedCount) this.follower.updateGates(gates);
         else this.follower.setPath(h.posEnuM, gates, norm(h.velEnuMS));
@@ -279,29 +342,54 @@ export class Pipeline implements Controller {
       let pos = h.posEnuM, vel = h.velEnuMS, att = v.quatEstimate;
       if (this.cerebellum) {
         const f = this.cerebellum.out;
-        pos = [pos[0] + f.dPosEnuM[0], pos[1] + f.dPosEnuM[1], pos[2] + f.dPosEnuM[2]];
-        vel = [vel[0] + f.dVelEnuMS[0], vel[1] + f.dVelEnuMS[1], vel[2] + f.dVelEnuMS[2]];
-        att = quatIntegrate(att, f.dRotBodyRad, 1);
+        pos = this.posAhead;
+        vel = this.velAhead;
+        for (let a = 0; a < 3; a++) {
+          pos[a] = h.posEnuM[a]! + f.dPosEnuM[a]!;
+          vel[a] = h.velEnuMS[a]! + f.dVelEnuMS[a]!;
+        }
+        att = quatIntegrateInto(this.qAhead, att, f.dRotBodyRad, 1);
       }
       const g = this.follower.step(pos, vel);
-      proposed = this.motor.step({ stampS: nowS, accelEnuMS2: g.accEnuMS2, yaw: { mode: 'angle', yawRad: g.yawRad }, attitude: att }, 0).cmd;
+      this.yawAngle.yawRad = g.yawRad;
+      proposed = this.motor.step(this.motorInput(nowS, g.accEnuMS2, this.yawAngle, att), 0).cmd;
       if (this.cerebellum) {
         const dt = Number.isNaN(this.lastCommandS) ? 0.004 : Math.min(0.05, Math.max(1e-4, nowS - this.lastCommandS));
-        this.cerebellum.step({ accCmdEnuMS2: g.accEnuMS2, rateCmdRadS: proposed.rateRadS, velEnuMS: h.velEnuMS, gyroRadS: v.rateEstimate, posEnuM: h.posEnuM }, dt);
+        const cb = this.cbIn;
+        cb.accCmdEnuMS2 = g.accEnuMS2;
+        cb.rateCmdRadS = proposed.rateRadS;
+        cb.velEnuMS = h.velEnuMS;
+        cb.gyroRadS = v.rateEstimate;
+        cb.posEnuM = h.posEnuM;
+        this.cerebellum.step(cb, dt);
       }
       this.lastCommandS = nowS;
     }
     return this.guarded(proposed, nowS);
   }
 
+  private motorInput(nowS: number, accEnuMS2: Vec3, yaw: MotorStageInput['yaw'], attitude: Quat): MotorStageInput {
+    const m = this.motorIn;
+    m.stampS = nowS;
+    m.accelEnuMS2 = accEnuMS2;
+    m.yaw = yaw;
+    m.attitude = attitude;
+    return m;
+  }
+
   /** Every command passes the guard: nothing bypasses it. */
   private guarded(proposed: CtbrCommand, nowS: number): CtbrCommand | null {
     const v = this.vestibular;
-    const [roll, pitch] = v.euler;
-    const out = this.guard.step(
-      { proposed, nowS, lastFrameS: this.lastFrameS ?? (v.isCalibrated ? nowS : null), lastImuS: this.lastImuS, attitude: { rollRad: roll, pitchRad: pitch }, armed: this.armed },
-      0,
-    );
+    const e = v.eulerInto(this.eulerS);
+    const gi = this.guardIn;
+    gi.proposed = proposed;
+    gi.nowS = nowS;
+    gi.lastFrameS = this.lastFrameS ?? (v.isCalibrated ? nowS : null);
+    gi.lastImuS = this.lastImuS;
+    this.guardAtt.rollRad = e[0];
+    this.guardAtt.pitchRad = e[1];
+    gi.armed = this.armed;
+    const out = this.guard.step(gi, 0);
     this.guardMode = out.mode;
     if (out.requestDisarm) this.disarm = true;
     return out.cmd;

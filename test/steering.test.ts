@@ -223,7 +223,7 @@ describe('Guard: frame loss → level and descend', () => {
       if (t <= framesUntil + 1e-9) lastFrame = t;
       const [roll, pitch] = quatToEuler(q);
       const out = g.step(nominal(t, { lastFrameS: lastFrame, attitude: { rollRad: roll, pitchRad: pitch } }), DT);
-      outs.push({ t, out, roll, pitch });
+      outs.push({ t, out: { ...out }, roll, pitch }); // the guard reuses its output object: keep a copy
       if (out.cmd) q = quatIntegrate(q, out.cmd.rateRadS, DT);
     }
     return { outs, q };
@@ -320,7 +320,7 @@ describe('Guard: IMU loss → descent, then disarm (latched)', () => {
       expectSafe(out, g);
       modes.push(out.mode);
       if (out.mode === 'failsafe-disarm' && firstFailsafe === null) {
-        firstFailsafe = out;
+        firstFailsafe = { ...out }; // the guard reuses its output object: keep a copy
         expect(t).toBeGreaterThan(1.1 - 1e-6);
         expect(t).toBeLessThan(1.12);
       }

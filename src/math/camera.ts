@@ -7,21 +7,39 @@ import type { Vec3 } from './vec3.js';
 import type { CameraIntrinsics } from '../tracts/io.js';
 
 /** Optical-frame vector → body FLU (rotation only). */
-export function camToBody(v: Vec3, tiltUpRad: number): Vec3 {
+export function camToBody(v: Readonly<Vec3>, tiltUpRad: number): Vec3 {
+  return camToBodyInto([0, 0, 0], v, tiltUpRad);
+}
+
+/** camToBody written into `out` (may alias v); no allocation. */
+export function camToBodyInto(out: Vec3, v: Readonly<Vec3>, tiltUpRad: number): Vec3 {
   const s = Math.sin(tiltUpRad), c = Math.cos(tiltUpRad);
-  return [s * v[1] + c * v[2], -v[0], -c * v[1] + s * v[2]];
+  const x = v[0], y = v[1], z = v[2];
+  out[0] = s * y + c * z;
+  out[1] = -x;
+  out[2] = -c * y + s * z;
+  return out;
 }
 
 /** Body FLU vector → optical frame (rotation only). */
-export function bodyToCam(v: Vec3, tiltUpRad: number): Vec3 {
+export function bodyToCam(v: Readonly<Vec3>, tiltUpRad: number): Vec3 {
+  return bodyToCamInto([0, 0, 0], v, tiltUpRad);
+}
+
+/** bodyToCam written into `out` (may alias v); no allocation. */
+export function bodyToCamInto(out: Vec3, v: Readonly<Vec3>, tiltUpRad: number): Vec3 {
   const s = Math.sin(tiltUpRad), c = Math.cos(tiltUpRad);
-  return [-v[1], s * v[0] - c * v[2], c * v[0] + s * v[2]];
+  const x = v[0], y = v[1], z = v[2];
+  out[0] = -y;
+  out[1] = s * x - c * z;
+  out[2] = c * x + s * z;
+  return out;
 }
 
 /** Pixel → unit ray in the optical frame. */
 export function pixelToRay(u: number, v: number, k: CameraIntrinsics): Vec3 {
   const x = (u - k.cx) / k.fx, y = (v - k.cy) / k.fy;
-  const n = Math.hypot(x, y, 1);
+  const n = Math.sqrt(x * x + y * y + 1);
   return [x / n, y / n, 1 / n];
 }
 

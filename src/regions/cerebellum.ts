@@ -305,6 +305,8 @@ export class LatencyForwardModel {
   private readonly err = new Float64Array(9);
   private readonly sig = new Float64Array(12);
   private readonly rot: [number, number, number] = [0, 0, 0];
+  /** The filter's input, reused every tick (no allocation on the command tick). */
+  private readonly filterIn: CerebellumInput = { signals: this.sig, error: null };
   private tS = 0;
   readonly out: LatencyForwardOutput = { dPosEnuM: [0, 0, 0], dVelEnuMS: [0, 0, 0], dRotBodyRad: [0, 0, 0] };
 
@@ -350,7 +352,10 @@ export class LatencyForwardModel {
       s[6 + a] = i.velEnuMS[a]!;
       s[9 + a] = i.gyroRadS[a]!;
     }
-    const z = this.filter.step({ signals: s, error }, dtS).correction;
+    const fin = this.filterIn;
+    fin.signals = s;
+    fin.error = error;
+    const z = this.filter.step(fin, dtS).correction;
     for (let k = 0; k < 9; k++) n[9 + k] = z[k]!;
     this.hist.push(this.tS, n);
     const o = this.out;

@@ -362,18 +362,31 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
         }
         amp += F.topDownGain * s.confidence * match;
       }
-      field.addBump(this.fieldX(s, W, sx), this.fieldY(s, H, sy), 1, 1, amp);
+      // doubles through the field's argument block (boxed on the heap as call arguments)
+      const fa = field.args;
+      this.fieldXY(s, W, H, sx, sy, fa);
+      fa[2] = 1;
+      fa[3] = 1;
+      fa[4] = amp;
+      field.addBumpArgs();
     }
     if (expOk) {
-      const sig = expSigma * K.fx;
-      field.addBump(expU * sx - 0.5, expV * sy - 0.5, sig * sx, (sig * sy * K.fy) / K.fx, F.topDownGain);
+      const sig = expSigma * K.fx, fa = field.args;
+      fa[0] = expU * sx - 0.5;
+      fa[1] = expV * sy - 0.5;
+      fa[2] = sig * sx;
+      fa[3] = (sig * sy * K.fy) / K.fx;
+      fa[4] = F.topDownGain;
+      field.addBumpArgs();
     }
     field.step(dt);
     let target: GateSighting | null = null;
     let best = F.readoutMin;
     for (let i = 0; i < n; i++) {
       const s = S[i]!;
-      const v = field.sample(this.fieldX(s, W, sx), this.fieldY(s, H, sy));
+      this.fieldXY(s, W, H, sx, sy, field.args);
+      field.sampleArgs();
+      const v = field.args[5]!;
       if (v > best) { best = v; target = s; }
     }
     o.target = target;
@@ -449,15 +462,14 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
     return o;
   }
 
-  /** Field column of a sighting: its centre, held inside the image (a border-cut gate's centre can lie past it). */
-  private fieldX(s: GateSighting, W: number, sx: number): number {
-    const u = s.centerPx[0];
-    return (u < 0 ? 0 : u > W - 1 ? W - 1 : u) * sx - 0.5;
-  }
-
-  private fieldY(s: GateSighting, H: number, sy: number): number {
-    const v = s.centerPx[1];
-    return (v < 0 ? 0 : v > H - 1 ? H - 1 : v) * sy - 0.5;
+  /**
+   * Field cell of a sighting into out[0], out[1]: its centre, held inside the image (a border-cut
+   * gate's centre can lie past it).
+   */
+  private fieldXY(s: GateSighting, W: number, H: number, sx: number, sy: number, out: Float64Array): void {
+    const u = s.centerPx[0], v = s.centerPx[1];
+    out[0] = Math.min(W - 1, Math.max(0, u)) * sx - 0.5;
+    out[1] = Math.min(H - 1, Math.max(0, v)) * sy - 0.5;
   }
 }
 

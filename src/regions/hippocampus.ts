@@ -97,6 +97,15 @@ export interface HippocampusOutput {
   associated: number;
 }
 
+/** A gate to plan through (see Hippocampus.upcoming). */
+export interface UpcomingGate {
+  centerEnuM: Vec3;
+  yawRad: number;
+  index: number;
+  /** The gate's uncertainty relative to the drone, m. */
+  sigmaM: number;
+}
+
 const D = 3; // drone states per axis: p, v, b
 
 /**
@@ -148,7 +157,13 @@ class AxisSlam {
     this.P[j * n + j] = this.P[0]! + r * r;
   }
 
-  predict(a: number, dt: number, qa: number, qb: number, used: number): void {
+  /**
+   * Path integration over dt. The doubles come in a Float64Array [a, dt, qa, qb] (a: this axis'
+   * acceleration): double arguments to a call that is not inlined are boxed on the heap, at the IMU
+   * rate, on three axes.
+   */
+  predict(args: Float64Array, used: number): void {
+    const a = args[0]!, dt = args[1]!, qa = args[2]!, qb = args[3]!;
     const x = this.x, P = this.P, n = this.dim, m = D + used;
     const ab = a - x[2]!;
     x[0] = x[0]! + x[1]! * dt + 0.5 * ab * dt * dt;
@@ -173,15 +188,26 @@ class AxisSlam {
     P[2 * n + 2] = P[2 * n + 2]! + qb * qb * dt;
   }
 
-  /** Innovation of "gate k − drone (at exposure)" and its variance. fixedGateVar ≥ 0: treat the gate as a known constant of that variance. */
-  innovation(k: number, y: number, dpSince: number, r: number, fixedGateVar: number): { nu: number; s: number } {
+  /** The last innovation() result (fields, not a returned object: this runs per sighting and gate). */
+  nu = 0;
+  s = 0;
+
+  /**
+   * Innovation of "gate k − drone (at exposure)" into `nu`, its variance into `s`. The doubles come in
+   * args = [y, dpSince, r, fixedGateVar] (not as arguments, which would be boxed on the heap: this
+   * runs per sighting, gate and axis). fixedGateVar ≥ 0: treat the gate as a known constant of that
+   * variance.
+   */
+  innovation(k: number, args: Float64Array): void {
+    const y = args[0]!, dpSince = args[1]!, r = args[2]!, fixedGateVar = args[3]!;
     const n = this.dim, j = D + k, P = this.P;
-    const nu = y - (this.x[j]! - (this.x[0]! - dpSince));
-    const s = fixedGateVar >= 0 ? P[0]! + fixedGateVar + r * r : P[j * n + j]! - 2 * P[j * n]! + P[0]! + r * r;
-    return { nu, s };
+    this.nu = y - (this.x[j]! - (this.x[0]! - dpSince));
+    this.s = fixedGateVar >= 0 ? P[0]! + fixedGateVar + r * r : P[j * n + j]! - 2 * P[j * n]! + P[0]! + r * r;
   }
 
-  update(k: number, nu: number, s: number, used: number, fixedGate: boolean): void {
+  /** Kalman update of gate k with the last innovation() (nu, s). */
+  update(k: number, used: number, fixedGate: boolean): void {
+    const nu = this.nu, s = this.s;
     const n = this.dim, j = D + k, P = this.P, ph = this.ph, m = D + used;
     // P Hᵀ with H = e_j − e_0 (or −e_0 when the gate is a fixed constant)
     for (let i = 0; i < m; i++) ph[i] = (fixedGate ? 0 : P[i * n + j]!) - P[i * n]!;
@@ -239,6 +265,8 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
   private histLen = 0;
   private prevGateX = NaN;
   private readonly dp: Vec3 = [0, 0, 0];
+  private readonly predictArgs = new Float64Array(4);
+  private readonly innovArgs = new Float64Array(4);
   sightingsAccepted = 0;
   sightingsRejected = 0;
 
@@ -292,7 +320,7 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
 
   step(input: HippocampusInput, _dtS = 0): HippocampusOutput {
     this.out.passed = -1;
-    if (input.kind === 'imu') this.integrate(input.stampS, input.accEnuMS2);
+    if (input.kind === 'imu') this.integrate(input);
     else this.sight(input);
     this.writeOut();
     return this.out;
@@ -303,12 +331,20 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
     return this.out;
   }
 
-  private integrate(tS: number, acc: Vec3): void {
+  private integrate(input: { stampS: number; accEnuMS2: Vec3 }): void {
+    const tS = input.stampS, acc = input.accEnuMS2;
     if (!Number.isFinite(tS) || !(tS > this.lastStampS || Number.isNaN(this.lastStampS))) return;
     const dt = Number.isNaN(this.lastStampS) ? 0 : Math.min(0.02, tS - this.lastStampS);
     this.lastStampS = tS;
     if (dt > 0 && Number.isFinite(acc[0]) && Number.isFinite(acc[1]) && Number.isFinite(acc[2])) {
-      for (let a = 0; a < 3; a++) this.axes[a]!.predict(acc[a]!, dt, this.cfg.accelNoiseMS2, this.cfg.accelBiasWalk, this.gates.length);
+      const args = this.predictArgs;
+      args[1] = dt;
+      args[2] = this.cfg.accelNoiseMS2;
+      args[3] = this.cfg.accelBiasWalk;
+      for (let a = 0; a < 3; a++) {
+        args[0] = acc[a]!;
+        this.axes[a]!.predict(args, this.gates.length);
+      }
     }
     const i = this.histHead * 4;
     this.hist[i] = tS;
@@ -334,14 +370,18 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
 
   private sight(s: Extract<HippocampusInput, { kind: 'sighting' }>): void {
     this.out.associated = -1;
-    if (!Number.isFinite(s.rangeM) || !s.relEnuM.every(Number.isFinite)) return;
+    const rel = s.relEnuM;
+    if (!Number.isFinite(s.rangeM) || !Number.isFinite(rel[0]) || !Number.isFinite(rel[1]) || !Number.isFinite(rel[2])) return;
     const r = (this.cfg.sightingSigmaBaseM + this.cfg.sightingSigmaPerM * s.rangeM) * Math.max(1, s.sigmaScale ?? 1);
     const dp = this.sinceStamp(s.stampS);
     const learn = this.cfg.learnMap;
+    const ia = this.innovArgs;
+    ia[2] = r;
     // associate with the map gate that explains the sighting best
     let best = -1, bestChi = Infinity;
     // a gate seen face-on has a heading: it must agree (either face) with the map gate's
-    const obsYaw = s.normalEnu && Math.hypot(s.normalEnu[0], s.normalEnu[1]) > 0.7 ? Math.atan2(-s.normalEnu[1], -s.normalEnu[0]) : NaN;
+    const ne = s.normalEnu;
+    const obsYaw = ne && ne[0] * ne[0] + ne[1] * ne[1] > 0.49 ? Math.atan2(-ne[1], -ne[0]) : NaN;
     for (let k = 0; k < this.gates.length; k++) {
       if (!Number.isNaN(obsYaw)) {
         const dy = Math.abs(wrapPi(obsYaw - this.gates[k]!.yawRad));
@@ -349,8 +389,13 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
       }
       let chi = 0, e2 = 0;
       for (let a = 0; a < 3; a++) {
-        const { nu, s: sv } = this.axes[a]!.innovation(k, s.relEnuM[a]!, dp[a]!, r, learn ? -1 : this.gates[k]!.sigmaM ** 2);
-        chi += (nu * nu) / sv;
+        const ax = this.axes[a]!;
+        ia[0] = s.relEnuM[a]!;
+        ia[1] = dp[a]!;
+        ia[3] = learn ? -1 : this.gates[k]!.sigmaM ** 2;
+        ax.innovation(k, ia);
+        const nu = ax.nu;
+        chi += (nu * nu) / ax.s;
         e2 += nu * nu;
       }
       // however lost we are, a gate several metres from where we expect it is another gate
@@ -367,8 +412,11 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
     }
     for (let a = 0; a < 3; a++) {
       const ax = this.axes[a]!;
-      const { nu, s: sv } = ax.innovation(best, s.relEnuM[a]!, dp[a]!, r, learn ? -1 : this.gates[best]!.sigmaM ** 2);
-      ax.update(best, nu, sv, this.gates.length, !learn);
+      ia[0] = s.relEnuM[a]!;
+      ia[1] = dp[a]!;
+      ia[3] = learn ? -1 : this.gates[best]!.sigmaM ** 2;
+      ax.innovation(best, ia);
+      ax.update(best, this.gates.length, !learn);
     }
     this.sightingsAccepted++;
     this.out.associated = best;
@@ -418,7 +466,7 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
     // the gate's heading from its plane normal (we approach from its front, so forward = −normal)
     if (!s.normalEnu || s.rangeM >= 10) return;
     const fx = -s.normalEnu[0], fy = -s.normalEnu[1];
-    if (Math.hypot(fx, fy) < 0.7) return;
+    if (fx * fx + fy * fy < 0.49) return;
     let d = wrapPi(Math.atan2(fy, fx) - g.yawRad);
     // seen from behind: the normal points the other way
     if (Math.abs(d) > Math.PI / 2) d = wrapPi(d + Math.PI);
@@ -432,7 +480,11 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
   private refreshGates(): void {
     for (let k = 0; k < this.gates.length; k++) {
       const g = this.gates[k]!;
-      g.centerEnuM = [this.axes[0].x[D + k]!, this.axes[1].x[D + k]!, this.axes[2].x[D + k]!];
+      // in place: a map write on every accepted sighting must not allocate
+      const c = g.centerEnuM;
+      c[0] = this.axes[0].x[D + k]!;
+      c[1] = this.axes[1].x[D + k]!;
+      c[2] = this.axes[2].x[D + k]!;
       g.sigmaM = Math.sqrt((this.axes[0].gateVar(k) + this.axes[1].gateVar(k)) / 2);
     }
   }
@@ -446,7 +498,8 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
     const j = D + this.target;
     const rx = this.axes[0].x[0]! - this.axes[0].x[j]!, ry = this.axes[1].x[0]! - this.axes[1].x[j]!, rz = this.axes[2].x[0]! - this.axes[2].x[j]!;
     const x = rx * fx + ry * fy;
-    const lateral = Math.hypot(rx - fx * x, ry - fy * x, rz);
+    const lx = rx - fx * x, ly = ry - fy * x;
+    const lateral = Math.sqrt(lx * lx + ly * ly + rz * rz);
     if (this.prevGateX < 0 && x >= 0 && lateral < 2.5) this.advance();
     else this.prevGateX = x;
   }
@@ -546,17 +599,37 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
   }
 
   /** The gate poses to plan through, starting at the target. sigmaM is the gate's uncertainty relative to the drone. */
-  upcoming(count: number): { centerEnuM: Vec3; yawRad: number; index: number; sigmaM: number }[] {
-    const out: { centerEnuM: Vec3; yawRad: number; index: number; sigmaM: number }[] = [];
-    if (this.target < 0) return out;
+  upcoming(count: number): UpcomingGate[] {
+    const out: UpcomingGate[] = [];
+    out.length = this.upcomingInto(count, out);
+    return out;
+  }
+
+  /**
+   * upcoming() written into `out`: entries 0 … n−1 are overwritten (created once when missing) and n
+   * is returned; entries past n are left as they were. No allocation once `out` holds enough entries.
+   */
+  upcomingInto(count: number, out: UpcomingGate[]): number {
+    if (this.target < 0) return 0;
     // while discovering, only the target is known to be next
     const m = this.mapKnown ? count : 1;
     for (let k = 0; k < m; k++) {
       const idx = this.mapKnown ? this.seq[(this.seqPos + k) % this.seq.length]! : this.target;
       const g = this.gates[idx]!;
-      out.push({ centerEnuM: this.gateCenter(idx), yawRad: g.yawRad, index: idx, sigmaM: this.relativeSigmaM(idx) });
+      let e = out[k];
+      if (!e) {
+        e = { centerEnuM: [0, 0, 0], yawRad: 0, index: 0, sigmaM: 0 };
+        out[k] = e;
+      }
+      const c = e.centerEnuM;
+      c[0] = this.axes[0].x[D + idx]!;
+      c[1] = this.axes[1].x[D + idx]!;
+      c[2] = this.axes[2].x[D + idx]!;
+      e.yawRad = g.yawRad;
+      e.index = idx;
+      e.sigmaM = this.relativeSigmaM(idx);
     }
-    return out;
+    return m;
   }
 
   /** Uncertainty of a gate (default: the target) relative to the drone, m (1 σ, horizontal). */

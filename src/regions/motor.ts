@@ -81,6 +81,10 @@ export interface MotorStageInput {
   attitude: Quat;
 }
 
+/**
+ * One step's result. The object (and its `cmd`) is owned by the MotorStage and overwritten by the
+ * next step: valid until then; copy it to keep it (e.g. to queue a command).
+ */
 export interface MotorStageOutput {
   cmd: CtbrCommand;
   /** The commanded thrust axis was pulled back to maxTiltRad. */
@@ -93,29 +97,6 @@ export interface MotorStageOutput {
   replacedNonFinite: number;
 }
 
-/** Rotation matrix with columns x, y, z (body axes in world) → unit quaternion (Shepperd). */
-function quatFromColumns(x: Vec3, y: Vec3, zc: Vec3): Quat {
-  const m00 = x[0], m10 = x[1], m20 = x[2];
-  const m01 = y[0], m11 = y[1], m21 = y[2];
-  const m02 = zc[0], m12 = zc[1], m22 = zc[2];
-  const tr = m00 + m11 + m22;
-  let q: Quat;
-  if (tr > 0) {
-    const s = Math.sqrt(tr + 1) * 2;
-    q = [0.25 * s, (m21 - m12) / s, (m02 - m20) / s, (m10 - m01) / s];
-  } else if (m00 > m11 && m00 > m22) {
-    const s = Math.sqrt(1 + m00 - m11 - m22) * 2;
-    q = [(m21 - m12) / s, 0.25 * s, (m01 + m10) / s, (m02 + m20) / s];
-  } else if (m11 > m22) {
-    const s = Math.sqrt(1 + m11 - m00 - m22) * 2;
-    q = [(m02 - m20) / s, (m01 + m10) / s, 0.25 * s, (m12 + m21) / s];
-  } else {
-    const s = Math.sqrt(1 + m22 - m00 - m11) * 2;
-    q = [(m10 - m01) / s, (m02 + m20) / s, (m12 + m21) / s, 0.25 * s];
-  }
-  const n = Math.hypot(q[0], q[1], q[2], q[3]);
-  return [q[0] / n, q[1] / n, q[2] / n, q[3] / n];
-}
 
 /**
  * Differential-flatness-style attitude controller (Mellinger & Kumar 2011; Faessler et al. 2018):
@@ -136,6 +117,14 @@ export class MotorStage implements Region<MotorStageInput, MotorStageOutput> {
   private readonly sinTilt: number;
   private readonly cosTilt: number;
   private readonly tanTilt: number;
+  /** The output, reused by every step (the command tick allocates nothing). */
+  private readonly out: MotorStageOutput = {
+    cmd: { kind: 'ctbr', stampS: 0, thrustN: 0, rateRadS: [0, 0, 0] },
+    tiltLimited: false,
+    thrustSaturated: false,
+    rateSaturated: false,
+    replacedNonFinite: 0,
+  };
 
   constructor(config: MotorStageConfigInput) {
     this.config = Object.freeze(parseMotorStageConfig(config));
@@ -147,20 +136,26 @@ export class MotorStage implements Region<MotorStageInput, MotorStageOutput> {
   step(input: MotorStageInput, _dtS: number): MotorStageOutput {
     const c = this.config;
     let replaced = 0;
-    const fin = (v: number | undefined): number => {
-      if (typeof v === 'number' && Number.isFinite(v)) return v;
-      replaced++;
-      return 0;
-    };
     const acc = input.accelEnuMS2;
-    const ax = fin(acc?.[0]), ay = fin(acc?.[1]), az = fin(acc?.[2]);
+    // helpers inlined by hand in this function: it is too big for TurboFan to inline calls into it,
+    // and a call that is not inlined boxes its double arguments and result on the heap
+    // (read each component once as a number: a value that may also be undefined lives boxed)
+    let ax = NaN, ay = NaN, az = NaN;
+    if (acc) {
+      ax = acc[0];
+      ay = acc[1];
+      az = acc[2];
+    }
+    if (!Number.isFinite(ax)) { ax = 0; replaced++; }
+    if (!Number.isFinite(ay)) { ay = 0; replaced++; }
+    if (!Number.isFinite(az)) { az = 0; replaced++; }
 
     // Attitude: finite and normalisable, else no rate command (the rate loop holds the attitude).
     let qw = 1, qx = 0, qy = 0, qz = 0;
     const q = input.attitude;
     let haveAtt = false;
     if (q && Number.isFinite(q[0]) && Number.isFinite(q[1]) && Number.isFinite(q[2]) && Number.isFinite(q[3])) {
-      const n = Math.hypot(q[0], q[1], q[2], q[3]);
+      const n = Math.sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
       if (n > 1e-6 && Number.isFinite(n)) {
         qw = q[0] / n; qx = q[1] / n; qy = q[2] / n; qz = q[3] / n;
         haveAtt = true;
@@ -171,7 +166,7 @@ export class MotorStage implements Region<MotorStageInput, MotorStageOutput> {
     // 1. Thrust vector with tilt limit (vertical priority).
     const m = c.massKg;
     const fx = m * ax, fy = m * ay, fz = Math.max(0, m * (az + c.gravityMS2));
-    const h = Math.hypot(fx, fy);
+    const h = Math.sqrt(fx * fx + fy * fy);
     let flx = fx, fly = fy, flz = fz;
     let dx: number, dy: number, dz: number;
     let tiltLimited = false;
@@ -181,7 +176,7 @@ export class MotorStage implements Region<MotorStageInput, MotorStageOutput> {
       const mag = fz / this.cosTilt;
       flx = dx * mag; fly = dy * mag; flz = dz * mag;
     } else {
-      const n = Math.hypot(fx, fy, fz);
+      const n = Math.sqrt(fx * fx + fy * fy + fz * fz);
       if (n > 1e-9) {
         dx = fx / n; dy = fy / n; dz = fz / n;
       } else {
@@ -193,7 +188,7 @@ export class MotorStage implements Region<MotorStageInput, MotorStageOutput> {
     const zbx = 2 * (qx * qz + qw * qy), zby = 2 * (qy * qz - qw * qx), zbz = 1 - 2 * (qx * qx + qy * qy);
 
     // 2. Collective thrust: projection onto the current thrust axis.
-    let thrust = haveAtt ? flx * zbx + fly * zby + flz * zbz : Math.hypot(flx, fly, flz);
+    let thrust = haveAtt ? flx * zbx + fly * zby + flz * zbz : Math.sqrt(flx * flx + fly * fly + flz * flz);
     let thrustSaturated = false;
     if (!(thrust >= c.minThrustN)) {
       thrust = c.minThrustN;
@@ -219,8 +214,8 @@ export class MotorStage implements Region<MotorStageInput, MotorStageOutput> {
         else replaced++;
       } else replaced++;
 
-      // Desired thrust axis in the body frame: R(q)ᵀ·d.
-      const qc: Quat = [qw, -qx, -qy, -qz];
+      // q⁻¹ = conj(q) (unit), as scalars: no temporary arrays on the command tick.
+      const cw = qw, cx = -qx, cy = -qy, cz = -qz;
       let ew: number;
       if (angleMode) {
         // ZYX heading (Faessler et al.): x_des = normalize(y_c × z_des), y_des = z_des × x_des with
@@ -229,21 +224,42 @@ export class MotorStage implements Region<MotorStageInput, MotorStageOutput> {
         // cross product never vanishes.
         const ycx = -Math.sin(yawRad), ycy = Math.cos(yawRad);
         let xx = ycy * dz, xy = -ycx * dz, xz = ycx * dy - ycy * dx;
-        const xn = Math.hypot(xx, xy, xz);
+        const xn = Math.sqrt(xx * xx + xy * xy + xz * xz);
         xx /= xn; xy /= xn; xz /= xn;
         const yx = dy * xz - dz * xy, yy = dz * xx - dx * xz, yz = dx * xy - dy * xx;
-        const qd = quatFromColumns([xx, xy, xz], [yx, yy, yz], [dx, dy, dz]);
+        // q_d from the rotation matrix with columns x_des, y_des, z_des (Shepperd), inlined: a call
+        // with nine double arguments that TurboFan does not inline boxes every one of them
+        const m00 = xx, m10 = xy, m20 = xz, m01 = yx, m11 = yy, m21 = yz, m02 = dx, m12 = dy, m22 = dz;
+        const tr = m00 + m11 + m22;
+        // Every Shepperd case is computed and one is picked: a case first taken mid-flight would
+        // otherwise deoptimise step() (no type feedback there yet) and run it unoptimised for seconds.
+        const s0 = Math.sqrt(Math.max(0, tr + 1)) * 2, s1 = Math.sqrt(Math.max(0, 1 + m00 - m11 - m22)) * 2;
+        const s2 = Math.sqrt(Math.max(0, 1 + m11 - m00 - m22)) * 2, s3 = Math.sqrt(Math.max(0, 1 + m22 - m00 - m11)) * 2;
+        // (every comparison runs on every call, so each has type feedback; the selects test booleans)
+        const c0 = tr > 0, g01 = m00 > m11, g02 = m00 > m22, c2 = m11 > m22;
+        const e0 = c0, e1 = !c0 && g01 && g02, e2 = !c0 && !e1 && c2;
+        const sd = e0 ? s0 : e1 ? s1 : e2 ? s2 : s3;
+        const a21 = (m21 - m12) / sd, a02 = (m02 - m20) / sd, a10 = (m10 - m01) / sd;
+        const b01 = (m01 + m10) / sd, b02 = (m02 + m20) / sd, b12 = (m12 + m21) / sd, qs = 0.25 * sd;
+        let dw = e0 ? qs : e1 ? a21 : e2 ? a02 : a10;
+        let dqx = e0 ? a21 : e1 ? qs : e2 ? b01 : b02;
+        let dqy = e0 ? a02 : e1 ? b01 : e2 ? qs : b12;
+        let dqz = e0 ? a10 : e1 ? b02 : e2 ? b12 : qs;
+        const qn = Math.sqrt(dw * dw + dqx * dqx + dqy * dqy + dqz * dqz);
+        dw /= qn; dqx /= qn; dqy /= qn; dqz /= qn;
         // q_e = q⁻¹ ⊗ q_d
-        ew = qc[0] * qd[0] - qc[1] * qd[1] - qc[2] * qd[2] - qc[3] * qd[3];
-        ex = qc[0] * qd[1] + qc[1] * qd[0] + qc[2] * qd[3] - qc[3] * qd[2];
-        ey = qc[0] * qd[2] - qc[1] * qd[3] + qc[2] * qd[0] + qc[3] * qd[1];
-        ez = qc[0] * qd[3] + qc[1] * qd[2] - qc[2] * qd[1] + qc[3] * qd[0];
+        ew = cw * dw - cx * dqx - cy * dqy - cz * dqz;
+        ex = cw * dqx + cx * dw + cy * dqz - cz * dqy;
+        ey = cw * dqy - cx * dqz + cy * dw + cz * dqx;
+        ez = cw * dqz + cx * dqy - cy * dqx + cz * dw;
       } else {
         // Tilt-only: rotate body z onto d about e_z × d_body (no yaw component by construction).
-        const db = rotate(qc, [dx, dy, dz]);
-        const axx = -db[1], axy = db[0];
-        const s = Math.hypot(axx, axy);
-        const ang = Math.atan2(s, db[2]);
+        // d_body = q⁻¹ · d (the vector rotation of src/math/quat.ts, inlined on scalars).
+        const tx = 2 * (cy * dz - cz * dy), ty = 2 * (cz * dx - cx * dz), tz = 2 * (cx * dy - cy * dx);
+        const dbx = dx + cw * tx + (cy * tz - cz * ty), dby = dy + cw * ty + (cz * tx - cx * tz), dbz = dz + cw * tz + (cx * ty - cy * tx);
+        const axx = -dby, axy = dbx;
+        const s = Math.sqrt(axx * axx + axy * axy);
+        const ang = Math.atan2(s, dbz);
         let ux = 1, uy = 0;
         if (s > 1e-12) {
           ux = axx / s; uy = axy / s;
@@ -252,31 +268,36 @@ export class MotorStage implements Region<MotorStageInput, MotorStageOutput> {
         const sh = Math.sin(ang / 2);
         ex = ux * sh; ey = uy * sh; ez = 0;
       }
-      if (ew < 0) {
-        ex = -ex; ey = -ey; ez = -ez;
-      }
+      // shortest way; a multiply, not a rarely taken branch whose first use would deoptimise step()
+      const sg = ew < 0 ? -1 : 1;
+      ex *= sg; ey *= sg; ez *= sg;
     }
     const k = c.attitudeGainsPerS;
     let wx = 2 * k[0] * ex, wy = 2 * k[1] * ey;
-    const wz = clampAbs(2 * k[2] * ez + yawFf, c.maxRateRadS[2]);
+    const lx = c.maxRateRadS[0], ly = c.maxRateRadS[1], lz = c.maxRateRadS[2];
+    const wz = Math.min(lz, Math.max(-lz, 2 * k[2] * ez + yawFf));
     let rateSaturated = Math.abs(2 * k[2] * ez + yawFf) > c.maxRateRadS[2];
     let s = 1;
     if (Math.abs(wx) > c.maxRateRadS[0]) s = Math.min(s, c.maxRateRadS[0] / Math.abs(wx));
     if (Math.abs(wy) > c.maxRateRadS[1]) s = Math.min(s, c.maxRateRadS[1] / Math.abs(wy));
     if (s < 1) rateSaturated = true;
     // Clamp after scaling too: s·wx can overshoot the limit by one ulp.
-    wx = clampAbs(wx * s, c.maxRateRadS[0]);
-    wy = clampAbs(wy * s, c.maxRateRadS[1]);
+    wx = Math.min(lx, Math.max(-lx, wx * s));
+    wy = Math.min(ly, Math.max(-ly, wy * s));
 
     this.replacedNonFiniteTotal += replaced;
-    const stampS = Number.isFinite(input.stampS) ? input.stampS : 0;
-    return {
-      cmd: { kind: 'ctbr', stampS, thrustN: thrust, rateRadS: [finiteOr0(wx), finiteOr0(wy), finiteOr0(wz)] },
-      tiltLimited,
-      thrustSaturated,
-      rateSaturated,
-      replacedNonFinite: replaced,
-    };
+    const out = this.out, cmd = out.cmd, r = cmd.rateRadS;
+    cmd.stampS = Number.isFinite(input.stampS) ? input.stampS : 0;
+    cmd.thrustN = thrust;
+    // finite or 0; `+ 0` also turns −0 into +0, so a zero command is exactly zero
+    r[0] = Number.isFinite(wx) ? wx + 0 : 0;
+    r[1] = Number.isFinite(wy) ? wy + 0 : 0;
+    r[2] = Number.isFinite(wz) ? wz + 0 : 0;
+    out.tiltLimited = tiltLimited;
+    out.thrustSaturated = thrustSaturated;
+    out.rateSaturated = rateSaturated;
+    out.replacedNonFinite = replaced;
+    return out;
   }
 
   saveState(): LearnedState | null {
@@ -292,16 +313,6 @@ export class MotorStage implements Region<MotorStageInput, MotorStageOutput> {
   }
 }
 
-/** `+ 0` also turns −0 into +0, so a zero command is exactly zero. */
-const finiteOr0 = (v: number): number => (Number.isFinite(v) ? v + 0 : 0);
-
-function rotate(q: Quat, v: Vec3): Vec3 {
-  const [w, x, y, zq] = q;
-  const tx = 2 * (y * v[2] - zq * v[1]);
-  const ty = 2 * (zq * v[0] - x * v[2]);
-  const tz = 2 * (x * v[1] - y * v[0]);
-  return [v[0] + w * tx + (y * tz - zq * ty), v[1] + w * ty + (zq * tx - x * tz), v[2] + w * tz + (x * ty - y * tx)];
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Mixer: collective thrust + body torques → four normalised motor commands (quad-X, Betaflight order)
@@ -370,14 +381,20 @@ function range4(rp: Float64Array, yw: Float64Array, s: number): number {
  */
 export function mixToMotors(demand: MixDemand, geometry: MixerGeometry, out: MixResult = newMixResult()): MixResult {
   let replaced = 0;
-  const f = (v: number | undefined): number => {
-    if (typeof v === 'number' && Number.isFinite(v)) return v;
-    replaced++;
-    return 0;
-  };
-  const thrustN = Math.max(0, f(demand.thrustN));
+  // (each read once as a number: a value that may also be undefined lives boxed on the heap)
+  let thrustN = demand.thrustN;
   const tq = demand.torqueNm;
-  const tauX = f(tq?.[0]), tauY = f(tq?.[1]), tauZ = f(tq?.[2]);
+  let tauX = NaN, tauY = NaN, tauZ = NaN;
+  if (tq) {
+    tauX = tq[0];
+    tauY = tq[1];
+    tauZ = tq[2];
+  }
+  if (!Number.isFinite(thrustN)) { thrustN = 0; replaced++; }
+  if (!Number.isFinite(tauX)) { tauX = 0; replaced++; }
+  if (!Number.isFinite(tauY)) { tauY = 0; replaced++; }
+  if (!Number.isFinite(tauZ)) { tauZ = 0; replaced++; }
+  thrustN = Math.max(0, thrustN);
   const g = geometry;
   const maxT = g.motorMaxThrustN;
   const minT = maxT * g.motorIdle * g.motorIdle;

@@ -10,7 +10,7 @@
  * direction), a speed profile that slows for corners within an acceleration budget, pure pursuit
  * toward a carrot ahead on the path plus a pull back onto the path.
  */
-import { clamp, dot, norm, normalize, sub, type Vec3 } from '../math/vec3.js';
+import { clamp, type Vec3 } from '../math/vec3.js';
 
 export interface GatePose {
   centerEnuM: Vec3;
@@ -52,18 +52,19 @@ export interface GuidanceOutput {
   finished: boolean;
 }
 
-interface PathPoint {
-  p: Vec3;
-  vMax: number;
-}
-
 /**
  * Follows a polyline through a sequence of gates. The path can be rebuilt at any time (the
  * hippocampus corrects gate poses as it sees them); progress is kept by gate index.
+ *
+ * The path lives in preallocated typed arrays that only grow (a replan on every sighting must not
+ * allocate): vertex i is xyz[3i..3i+2] with speed limit vMax[i]; segment i joins vertices i and i+1.
  */
 export class GatePathFollower {
-  private path: PathPoint[] = [];
-  private segLen: number[] = [];
+  private xyz = new Float64Array(3 * 16);
+  private vMax = new Float64Array(16);
+  private segLen = new Float64Array(16);
+  /** Vertices in the current path (segments: n − 1). */
+  private n = 0;
   private seg = 0;
   private yawRad: number;
   readonly cfg: FollowerConfig;
@@ -77,8 +78,8 @@ export class GatePathFollower {
    * Build the path from a start point through the given gates (in order). `startSpeedMS` is the
    * speed already flown at the start point: replanning mid-flight must not brake to a standstill.
    */
-  setPath(startEnuM: Vec3, gates: readonly GatePose[], startSpeedMS = 0.5, tailM = 4): void {
-    this.buildPath(startEnuM, gates, startSpeedMS, tailM, null);
+  setPath(startEnuM: Readonly<Vec3>, gates: readonly GatePose[], startSpeedMS = 0.5, tailM = 4): void {
+    this.buildPath(startEnuM[0], startEnuM[1], startEnuM[2], gates, startSpeedMS, tailM, null);
     this.seg = 0;
   }
 
@@ -88,62 +89,113 @@ export class GatePathFollower {
    * current position the start of a new path and lose where it was on the old one.
    */
   updateGates(gates: readonly GatePose[]): void {
-    if (!this.start || gates.length !== this.gateCount) return;
+    if (!this.havePath || gates.length !== this.gateCount) return;
     const seg = this.seg;
-    this.buildPath(this.start.p, gates, this.start.speed, this.start.tail, this.start.skipEntry);
-    this.seg = Math.min(seg, Math.max(0, this.segLen.length - 1));
+    this.buildPath(this.startX, this.startY, this.startZ, gates, this.startSpeed, this.startTail, this.startSkipEntry);
+    this.seg = Math.min(seg, Math.max(0, this.n - 2));
   }
 
-  private start: { p: Vec3; speed: number; tail: number; skipEntry: boolean } | null = null;
+  private havePath = false;
+  private startX = 0;
+  private startY = 0;
+  private startZ = 0;
+  private startSpeed = 0;
+  private startTail = 0;
+  private startSkipEntry = false;
   private gateCount = 0;
 
-  private buildPath(startEnuM: Vec3, gates: readonly GatePose[], startSpeedMS: number, tailM: number, skipEntry: boolean | null): void {
+  /** Make room for `vertices` (the arrays only grow: a longer path than ever before). */
+  private reserve(vertices: number): void {
+    if (vertices <= this.vMax.length) return;
+    const cap = Math.max(vertices, 2 * this.vMax.length);
+    this.xyz = new Float64Array(3 * cap);
+    this.vMax = new Float64Array(cap);
+    this.segLen = new Float64Array(cap);
+  }
+
+  private buildPath(sx: number, sy: number, sz: number, gates: readonly GatePose[], startSpeedMS: number, tailM: number, skipEntry: boolean | null): void {
     const e = this.cfg.approachM;
     let skipped = false;
-    const pts: Vec3[] = [[startEnuM[0], startEnuM[1], startEnuM[2]]];
-    const limits: number[] = [Infinity];
-    gates.forEach((g, k) => {
+    this.reserve(3 * gates.length + 2);
+    // vertices written in place (a helper taking the coordinates would box each double it is passed);
+    // vMax holds each vertex's speed limit until the profile below turns it into the vertex's speed
+    const xyz = this.xyz, vMax = this.vMax;
+    xyz[0] = sx;
+    xyz[1] = sy;
+    xyz[2] = sz;
+    vMax[0] = Infinity;
+    let n = 1;
+    for (let k = 0; k < gates.length; k++) {
+      const g = gates[k]!;
       const f = g.forwardEnu, c = g.centerEnuM;
       const lim = g.maxSpeedMS ?? Infinity;
-      const entry: Vec3 = [c[0] - f[0] * e, c[1] - f[1] * e, c[2] - f[2] * e];
       // already on the approach axis (past the entry point and close to the axis): fly straight at
       // the centre; beside the gate, the entry point still has to be reached first
-      const rel = sub(startEnuM, c);
-      const along = dot(rel, f);
-      const lateral = norm([rel[0] - f[0] * along, rel[1] - f[1] * along, rel[2] - f[2] * along]);
+      const rx = sx - c[0], ry = sy - c[1], rz = sz - c[2];
+      const along = rx * f[0] + ry * f[1] + rz * f[2];
+      const lx = rx - f[0] * along, ly = ry - f[1] * along, lz = rz - f[2] * along;
+      const lateral = Math.sqrt(lx * lx + ly * ly + lz * lz);
       const pastEntry = k === 0 && (skipEntry ?? (along > -e && lateral < 0.25 * e));
       if (k === 0) skipped = pastEntry;
-      if (!pastEntry) {
-        pts.push(entry);
-        limits.push(lim);
+      // entry (unless skipped), centre, exit
+      for (let m = pastEntry ? 0 : -1; m <= 1; m++) {
+        xyz[3 * n] = c[0] + m * f[0] * e;
+        xyz[3 * n + 1] = c[1] + m * f[1] * e;
+        xyz[3 * n + 2] = c[2] + m * f[2] * e;
+        vMax[n] = lim;
+        n++;
       }
-      pts.push([c[0], c[1], c[2]]);
-      pts.push([c[0] + f[0] * e, c[1] + f[1] * e, c[2] + f[2] * e]);
-      limits.push(lim, lim);
-    });
-    const last = pts[pts.length - 1]!, prev = pts[pts.length - 2] ?? last;
-    const d = normalize(sub(last, prev));
-    pts.push([last[0] + d[0] * tailM, last[1] + d[1] * tailM, last[2] + d[2] * tailM]);
-    const cruise = this.cfg.cruiseMS;
-    this.path = pts.map((p, i) => {
-      let vMax = cruise;
-      if (i > 0 && i < pts.length - 1) {
-        const a = normalize(sub(p, pts[i - 1]!));
-        const b = normalize(sub(pts[i + 1]!, p));
-        const turn = Math.acos(clamp(dot(a, b), -1, 1)); // 0 = straight, π = reversal
-        vMax = Math.max(this.cfg.minCornerMS, cruise * Math.pow(Math.cos(turn / 2), 2));
-      }
-      return { p, vMax: Math.min(vMax, limits[i] ?? Infinity) };
-    });
-    this.path[0]!.vMax = Math.min(this.path[0]!.vMax, Math.max(0.5, startSpeedMS));
-    this.segLen = [];
-    for (let i = 0; i + 1 < this.path.length; i++) this.segLen.push(norm(sub(this.path[i + 1]!.p, this.path[i]!.p)));
-    // backward pass: never arrive at a vertex faster than the braking budget allows
-    for (let i = this.path.length - 2; i >= 0; i--) {
-      const lim = Math.sqrt(this.path[i + 1]!.vMax ** 2 + 2 * this.cfg.accelMS2 * BRAKE * this.segLen[i]!);
-      if (this.path[i]!.vMax > lim) this.path[i]!.vMax = lim;
     }
-    this.start = { p: [startEnuM[0], startEnuM[1], startEnuM[2]], speed: startSpeedMS, tail: tailM, skipEntry: skipped };
+    {
+      const l = n - 1, pv = n >= 2 ? l - 1 : l;
+      let dx = xyz[3 * l]! - xyz[3 * pv]!, dy = xyz[3 * l + 1]! - xyz[3 * pv + 1]!, dz = xyz[3 * l + 2]! - xyz[3 * pv + 2]!;
+      const dn = Math.sqrt(dx * dx + dy * dy + dz * dz);
+      if (dn > 1e-12) {
+        dx /= dn; dy /= dn; dz /= dn;
+      } else dx = dy = dz = 0;
+      xyz[3 * n] = xyz[3 * l]! + dx * tailM;
+      xyz[3 * n + 1] = xyz[3 * l + 1]! + dy * tailM;
+      xyz[3 * n + 2] = xyz[3 * l + 2]! + dz * tailM;
+      vMax[n] = Infinity;
+      n++;
+    }
+    this.n = n;
+    const cruise = this.cfg.cruiseMS, segLen = this.segLen;
+    // corner speeds: vMax[i] still holds vertex i's limit here and is overwritten in place
+    for (let i = 0; i < n; i++) {
+      let v = cruise;
+      if (i > 0 && i < n - 1) {
+        let ax = xyz[3 * i]! - xyz[3 * i - 3]!, ay = xyz[3 * i + 1]! - xyz[3 * i - 2]!, az = xyz[3 * i + 2]! - xyz[3 * i - 1]!;
+        let bx = xyz[3 * i + 3]! - xyz[3 * i]!, by = xyz[3 * i + 4]! - xyz[3 * i + 1]!, bz = xyz[3 * i + 5]! - xyz[3 * i + 2]!;
+        const an = Math.sqrt(ax * ax + ay * ay + az * az), bn = Math.sqrt(bx * bx + by * by + bz * bz);
+        if (an > 1e-12) {
+          ax /= an; ay /= an; az /= an;
+        } else ax = ay = az = 0;
+        if (bn > 1e-12) {
+          bx /= bn; by /= bn; bz /= bn;
+        } else bx = by = bz = 0;
+        const turn = Math.acos(clamp(ax * bx + ay * by + az * bz, -1, 1)); // 0 = straight, π = reversal
+        v = Math.max(this.cfg.minCornerMS, cruise * Math.pow(Math.cos(turn / 2), 2));
+      }
+      vMax[i] = Math.min(v, vMax[i]!);
+    }
+    vMax[0] = Math.min(vMax[0]!, Math.max(0.5, startSpeedMS));
+    for (let i = 0; i + 1 < n; i++) {
+      const dx = xyz[3 * i + 3]! - xyz[3 * i]!, dy = xyz[3 * i + 4]! - xyz[3 * i + 1]!, dz = xyz[3 * i + 5]! - xyz[3 * i + 2]!;
+      segLen[i] = Math.sqrt(dx * dx + dy * dy + dz * dz);
+    }
+    // backward pass: never arrive at a vertex faster than the braking budget allows
+    for (let i = n - 2; i >= 0; i--) {
+      const lim = Math.sqrt(vMax[i + 1]! ** 2 + 2 * this.cfg.accelMS2 * BRAKE * segLen[i]!);
+      if (vMax[i]! > lim) vMax[i] = lim;
+    }
+    this.havePath = true;
+    this.startX = sx;
+    this.startY = sy;
+    this.startZ = sz;
+    this.startSpeed = startSpeedMS;
+    this.startTail = tailM;
+    this.startSkipEntry = skipped;
     this.gateCount = gates.length;
   }
 
@@ -151,9 +203,11 @@ export class GatePathFollower {
     return this.seg;
   }
 
-  step(posEnuM: Vec3, velEnuMS: Vec3): GuidanceOutput {
+  /** The output is reused by every step (see `out`): valid until the next step. */
+  step(posEnuM: Readonly<Vec3>, velEnuMS: Readonly<Vec3>): GuidanceOutput {
     const p = posEnuM, v = velEnuMS, out = this.out, acc3 = out.accEnuMS2;
-    if (this.path.length < 2) {
+    const xyz = this.xyz, nSeg = this.n - 1;
+    if (this.n < 2) {
       acc3[0] = -v[0];
       acc3[1] = -v[1];
       acc3[2] = -v[2];
@@ -163,46 +217,53 @@ export class GatePathFollower {
       out.finished = true;
       return out;
     }
+    const px = p[0], py = p[1], pz = p[2];
     // move on once past the current segment's end, or once the next segment is nearer (a path whose
     // gates moved under a sighting may put the drone beside a vertex rather than before it)
-    while (this.seg < this.segLen.length - 1) {
-      const a = this.path[this.seg]!.p, b = this.path[this.seg + 1]!.p, c = this.path[this.seg + 2]!.p;
-      const abx = b[0] - a[0], aby = b[1] - a[1], abz = b[2] - a[2];
-      const along = ((p[0] - a[0]) * abx + (p[1] - a[1]) * aby + (p[2] - a[2]) * abz) / Math.max(1e-9, abx * abx + aby * aby + abz * abz);
-      if (along >= 1 || distToSegment(p, b, c) < distToSegment(p, a, b) - 0.05) {
+    while (this.seg < nSeg - 1) {
+      const a = 3 * this.seg;
+      const abx = xyz[a + 3]! - xyz[a]!, aby = xyz[a + 4]! - xyz[a + 1]!, abz = xyz[a + 5]! - xyz[a + 2]!;
+      const along = ((px - xyz[a]!) * abx + (py - xyz[a + 1]!) * aby + (pz - xyz[a + 2]!) * abz) / Math.max(1e-9, abx * abx + aby * aby + abz * abz);
+      if (along >= 1 || distToSegment(p, xyz, a + 3) < distToSegment(p, xyz, a) - 0.05) {
         this.seg++;
         continue;
       }
       break;
     }
     // scalar arithmetic and preallocated outputs: this runs at the command rate
-    const a = this.path[this.seg]!, b = this.path[this.seg + 1]!;
-    const abx = b.p[0] - a.p[0], aby = b.p[1] - a.p[1], abz = b.p[2] - a.p[2];
-    const L = Math.max(1e-9, Math.hypot(abx, aby, abz));
+    const a = 3 * this.seg;
+    const ax = xyz[a]!, ay = xyz[a + 1]!, az = xyz[a + 2]!;
+    const abx = xyz[a + 3]! - ax, aby = xyz[a + 4]! - ay, abz = xyz[a + 5]! - az;
+    const L = Math.max(1e-9, Math.sqrt(abx * abx + aby * aby + abz * abz));
     const tx = abx / L, ty = aby / L, tz = abz / L;
-    const t = clamp((p[0] - a.p[0]) * tx + (p[1] - a.p[1]) * ty + (p[2] - a.p[2]) * tz, 0, L);
-    const finished = this.seg === this.segLen.length - 1 && t >= L - 1e-6;
-    const rx = a.p[0] + tx * t, ry = a.p[1] + ty * t, rz = a.p[2] + tz * t;
-    const { accelMS2: acc, cruiseMS: cruise, kv, kp } = this.cfg;
-    const vB = Math.sqrt(b.vMax ** 2 + 2 * acc * BRAKE * (L - t));
-    const vRef = Math.min(cruise, vB, Math.max(a.vMax, Math.sqrt(a.vMax ** 2 + 2 * acc * t)));
+    const t = Math.min(L, Math.max(0, (px - ax) * tx + (py - ay) * ty + (pz - az) * tz));
+    const finished = this.seg === nSeg - 1 && t >= L - 1e-6;
+    const rx = ax + tx * t, ry = ay + ty * t, rz = az + tz * t;
+    const cfg = this.cfg, acc = cfg.accelMS2, cruise = cfg.cruiseMS, kv = cfg.kv, kp = cfg.kp;
+    const aV = this.vMax[this.seg]!, bV = this.vMax[this.seg + 1]!;
+    const vB = Math.sqrt(bV ** 2 + 2 * acc * BRAKE * (L - t));
+    const vRef = Math.min(cruise, vB, Math.max(aV, Math.sqrt(aV ** 2 + 2 * acc * t)));
     // pure pursuit toward a carrot ahead on the path anticipates corners; the pull keeps the
     // gate axis tracked tightly
-    const speed = Math.hypot(v[0], v[1], v[2]);
-    const carrot = this.lookAhead(t, 1.0 + 0.35 * speed, this.scratch);
-    let dx = carrot[0] - p[0], dy = carrot[1] - p[1], dz = carrot[2] - p[2];
-    const dn = Math.hypot(dx, dy, dz);
+    const speed = Math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+    // the look-ahead's doubles go through fields: a call that is not inlined boxes double arguments
+    this.laFromM = t;
+    this.laDistM = 1.0 + 0.35 * speed;
+    const carrot = this.lookAhead(this.scratch);
+    let dx = carrot[0] - px, dy = carrot[1] - py, dz = carrot[2] - pz;
+    const dn = Math.sqrt(dx * dx + dy * dy + dz * dz);
     if (dn > 1e-12) {
       dx /= dn;
       dy /= dn;
       dz /= dn;
     } else dx = dy = dz = 0;
-    acc3[0] = kv * (dx * vRef - v[0]) + kp * (rx - p[0]);
-    acc3[1] = kv * (dy * vRef - v[1]) + kp * (ry - p[1]);
-    acc3[2] = kv * (dz * vRef - v[2]) + kp * (rz - p[2]);
-    const ahead = this.lookAhead(t, 3, this.scratch);
-    const hx = ahead[0] - p[0], hy = ahead[1] - p[1];
-    if (Math.hypot(hx, hy) > 0.5) this.yawRad = Math.atan2(hy, hx);
+    acc3[0] = kv * (dx * vRef - v[0]) + kp * (rx - px);
+    acc3[1] = kv * (dy * vRef - v[1]) + kp * (ry - py);
+    acc3[2] = kv * (dz * vRef - v[2]) + kp * (rz - pz);
+    this.laDistM = 3;
+    const ahead = this.lookAhead(this.scratch);
+    const hx = ahead[0] - px, hy = ahead[1] - py;
+    if (hx * hx + hy * hy > 0.25) this.yawRad = Math.atan2(hy, hx);
     out.yawRad = this.yawRad;
     out.speedRefMS = vRef;
     out.segment = this.seg;
@@ -214,32 +275,40 @@ export class GatePathFollower {
   private readonly out: GuidanceOutput = { accEnuMS2: [0, 0, 0], yawRad: 0, speedRefMS: 0, segment: 0, finished: false };
   private readonly scratch: Vec3 = [0, 0, 0];
 
-  private lookAhead(t: number, distM: number, into: Vec3): Vec3 {
+  private laFromM = 0;
+  private laDistM = 0;
+
+  /** The point laDistM ahead of the point laFromM along the current segment, into `into`. */
+  private lookAhead(into: Vec3): Vec3 {
+    const nSeg = this.n - 1, segLen = this.segLen, xyz = this.xyz;
     let i = this.seg;
-    let left = distM + t;
-    while (i < this.segLen.length && left > this.segLen[i]!) {
-      left -= this.segLen[i]!;
+    let left = this.laDistM + this.laFromM;
+    while (i < nSeg && left > segLen[i]!) {
+      left -= segLen[i]!;
       i++;
     }
-    if (i >= this.segLen.length) {
-      const e = this.path[this.path.length - 1]!.p;
-      into[0] = e[0];
-      into[1] = e[1];
-      into[2] = e[2];
+    if (i >= nSeg) {
+      const e = 3 * (this.n - 1);
+      into[0] = xyz[e]!;
+      into[1] = xyz[e + 1]!;
+      into[2] = xyz[e + 2]!;
       return into;
     }
-    const a = this.path[i]!.p, b = this.path[i + 1]!.p;
-    const f = left / Math.max(1e-9, this.segLen[i]!);
-    into[0] = a[0] + (b[0] - a[0]) * f;
-    into[1] = a[1] + (b[1] - a[1]) * f;
-    into[2] = a[2] + (b[2] - a[2]) * f;
+    const a = 3 * i;
+    const f = left / Math.max(1e-9, segLen[i]!);
+    into[0] = xyz[a]! + (xyz[a + 3]! - xyz[a]!) * f;
+    into[1] = xyz[a + 1]! + (xyz[a + 4]! - xyz[a + 1]!) * f;
+    into[2] = xyz[a + 2]! + (xyz[a + 5]! - xyz[a + 2]!) * f;
     return into;
   }
 }
 
-/** Distance from p to the segment [a, b]. */
-function distToSegment(p: Vec3, a: Vec3, b: Vec3): number {
-  const abx = b[0] - a[0], aby = b[1] - a[1], abz = b[2] - a[2];
-  const t = clamp(((p[0] - a[0]) * abx + (p[1] - a[1]) * aby + (p[2] - a[2]) * abz) / Math.max(1e-12, abx * abx + aby * aby + abz * abz), 0, 1);
-  return Math.hypot(p[0] - a[0] - abx * t, p[1] - a[1] - aby * t, p[2] - a[2] - abz * t);
+/** Distance from p to the segment from vertex xyz[a..a+2] to the next vertex. */
+function distToSegment(p: Readonly<Vec3>, xyz: Float64Array, a: number): number {
+  const px = p[0], py = p[1], pz = p[2];
+  const ax = xyz[a]!, ay = xyz[a + 1]!, az = xyz[a + 2]!;
+  const abx = xyz[a + 3]! - ax, aby = xyz[a + 4]! - ay, abz = xyz[a + 5]! - az;
+  const t = Math.min(1, Math.max(0, ((px - ax) * abx + (py - ay) * aby + (pz - az) * abz) / Math.max(1e-12, abx * abx + aby * aby + abz * abz)));
+  const dx = px - ax - abx * t, dy = py - ay - aby * t, dz = pz - az - abz * t;
+  return Math.sqrt(dx * dx + dy * dy + dz * dz);
 }

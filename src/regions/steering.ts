@@ -192,6 +192,9 @@ export interface GuardCounters {
   failsafeDisarms: number;
 }
 
+const ZERO_RATES: Readonly<Vec3> = [0, 0, 0];
+const EMPTY: readonly number[] = [];
+
 const newCounters = (): GuardCounters => ({
   ticks: 0,
   replacedNonFinite: 0,
@@ -211,7 +214,7 @@ export function levellingRates(rollRad: number, pitchRad: number, gainPerS: numb
   const cr = Math.cos(rollRad), sr = Math.sin(rollRad), cp = Math.cos(pitchRad), sp = Math.sin(pitchRad);
   // World up expressed in the body frame (ZYX Euler): [−sinθ, sinφ·cosθ, cosφ·cosθ].
   const ux = -sp, uy = sr * cp, uz = cr * cp;
-  const h = Math.hypot(ux, uy);
+  const h = Math.sqrt(ux * ux + uy * uy);
   const tilt = Math.atan2(h, uz);
   let ax: number, ay: number;
   if (h > 1e-9) {
@@ -240,12 +243,15 @@ export function levellingRates(rollRad: number, pitchRad: number, gainPerS: numb
 /** Angle between body z and world up for a ZYX roll/pitch, rad in [0, π]. */
 export function tiltAngle(rollRad: number, pitchRad: number): number {
   const cp = Math.cos(pitchRad);
-  return Math.atan2(Math.hypot(Math.sin(pitchRad), Math.sin(rollRad) * cp), Math.cos(rollRad) * cp);
+  const sp = Math.sin(pitchRad), srcp = Math.sin(rollRad) * cp;
+  return Math.atan2(Math.sqrt(sp * sp + srcp * srcp), Math.cos(rollRad) * cp);
 }
 
 /**
  * The guard between the learners and the output. Innate: no learned state. Timing uses input.nowS
- * (dtS only stands in when nowS is not finite). Each call returns fresh objects (safe to keep).
+ * (dtS only stands in when nowS is not finite). The GuardOutput is reused by every step (valid until
+ * the next one); its `cmd` is a fresh object each call, safe to keep: it is what leaves brainpilot and
+ * links queue it (the one allocation left on the command tick, by design).
  */
 export class Guard implements Region<GuardInput, GuardOutput> {
   readonly name = 'steering.guard';
@@ -266,6 +272,8 @@ export class Guard implements Region<GuardInput, GuardOutput> {
   private disarmLatched = false;
   private tiltEngaged = false;
   private readonly levelScratch: Vec3 = [0, 0, 0];
+  private readonly ratesScratch: Vec3 = [0, 0, 0];
+  private readonly out: GuardOutput = { cmd: null, mode: 'disarmed', replacedNonFinite: 0, clamped: false, tiltOverride: false, requestDisarm: false };
 
   constructor(config: GuardConfigInput) {
     this.config = Object.freeze(parseGuardConfig(config));
@@ -306,16 +314,20 @@ export class Guard implements Region<GuardInput, GuardOutput> {
     }
 
     // --- sensor freshness; a non-finite or future stamp is no sample ---
-    const sampleAge = (t: number | null, timeoutS: number): number => {
-      if (t === null) return now - this.armedAtS;
-      if (!Number.isFinite(t) || t > now + timeoutS) {
-        replaced++;
-        return now - this.armedAtS;
-      }
-      return Math.max(0, now - t);
-    };
-    const imuFresh = sampleAge(input.lastImuS, c.imuTimeoutS) <= c.imuTimeoutS;
-    const frameFresh = sampleAge(input.lastFrameS, c.frameTimeoutS) <= c.frameTimeoutS;
+    // (inline, not a helper: double arguments to a call TurboFan does not inline are boxed on the heap)
+    const sinceArmedS = now - this.armedAtS;
+    const ti = input.lastImuS, tf = input.lastFrameS;
+    let imuAgeS = sinceArmedS, frameAgeS = sinceArmedS;
+    if (ti !== null) {
+      if (!Number.isFinite(ti) || ti > now + c.imuTimeoutS) replaced++;
+      else imuAgeS = Math.max(0, now - ti);
+    }
+    if (tf !== null) {
+      if (!Number.isFinite(tf) || tf > now + c.frameTimeoutS) replaced++;
+      else frameAgeS = Math.max(0, now - tf);
+    }
+    const imuFresh = imuAgeS <= c.imuTimeoutS;
+    const frameFresh = frameAgeS <= c.frameTimeoutS;
 
     // --- attitude estimate ---
     let roll = NaN, pitch = NaN;
@@ -330,7 +342,8 @@ export class Guard implements Region<GuardInput, GuardOutput> {
     // --- proposal: replace non-finite, clamp (always inspected, so counters see every bad field) ---
     const p = input.proposed;
     let thrust = c.hoverThrustN;
-    const rates: Vec3 = [0, 0, 0];
+    const rates = this.ratesScratch;
+    rates[0] = rates[1] = rates[2] = 0;
     let clamped = false;
     const substituted = p === null || p === undefined;
     if (!substituted) {
@@ -340,13 +353,14 @@ export class Guard implements Region<GuardInput, GuardOutput> {
         if (t < c.minThrustN || t > c.maxThrustN) clamped = true;
         thrust = Math.min(c.maxThrustN, Math.max(c.minThrustN, t));
       } else replaced++;
-      const r = Array.isArray(p.rateRadS) ? p.rateRadS : [];
+      const r = Array.isArray(p.rateRadS) ? p.rateRadS : EMPTY;
       for (let a = 0; a < 3; a++) {
-        const v = r[a];
+        // read as a number once: a value that may also be undefined lives boxed on the heap
+        const v: number = a < r.length ? r[a]! : NaN;
         const lim = c.maxRateRadS[a]!;
-        if (typeof v === 'number' && Number.isFinite(v)) {
+        if (Number.isFinite(v)) {
           if (Math.abs(v) > lim) clamped = true;
-          rates[a] = clampAbs(v, lim);
+          rates[a] = Math.min(lim, Math.max(-lim, v));
         } else replaced++;
       }
     }
@@ -361,7 +375,7 @@ export class Guard implements Region<GuardInput, GuardOutput> {
     }
     if (this.imuLossSinceS !== null) {
       if (now - this.imuLossSinceS >= c.imuLossDisarmAfterS) return this.latchDisarm(replaced);
-      return this.finish(this.makeCmd(now, this.failsafeThrustN, [0, 0, 0]), 'failsafe-disarm', replaced, false, false, false);
+      return this.finish(this.makeCmd(now, this.failsafeThrustN, ZERO_RATES), 'failsafe-disarm', replaced, false, false, false);
     }
 
     // --- frame loss: level and descend; recovers after recoverHoldS of fresh frames ---
@@ -380,7 +394,8 @@ export class Guard implements Region<GuardInput, GuardOutput> {
     }
     if (this.frameLossSinceS !== null) {
       if (now - this.frameLossSinceS >= c.failsafeDisarmAfterS || input.landed === true) return this.latchDisarm(replaced);
-      const lv: Vec3 = [0, 0, 0];
+      const lv = this.levelScratch;
+      lv[0] = lv[1] = lv[2] = 0;
       if (haveAttitude) levellingRates(roll, pitch, c.levelGainPerS, c.maxRateRadS, lv);
       this.tiltEngaged = false;
       return this.finish(this.makeCmd(now, this.failsafeThrustN, lv), 'failsafe-level-descend', replaced, false, false, false);
@@ -389,15 +404,14 @@ export class Guard implements Region<GuardInput, GuardOutput> {
     // --- nominal: tilt protection with hysteresis ---
     let tiltOverride = false;
     if (haveAttitude) {
-      const tilt = tiltAngle(roll, pitch);
+      // tiltAngle(roll, pitch), inline (see above)
+      const cp = Math.cos(pitch), sp = Math.sin(pitch), srcp = Math.sin(roll) * cp;
+      const tilt = Math.atan2(Math.sqrt(sp * sp + srcp * srcp), Math.cos(roll) * cp);
       if (tilt > c.maxTiltRad) this.tiltEngaged = true;
       else if (tilt < this.tiltReleaseRad) this.tiltEngaged = false;
       if (this.tiltEngaged) {
         tiltOverride = true;
-        levellingRates(roll, pitch, c.levelGainPerS, c.maxRateRadS, this.levelScratch);
-        rates[0] = this.levelScratch[0];
-        rates[1] = this.levelScratch[1];
-        rates[2] = 0;
+        levellingRates(roll, pitch, c.levelGainPerS, c.maxRateRadS, rates);
       }
     } else this.tiltEngaged = false;
 
@@ -460,7 +474,14 @@ export class Guard implements Region<GuardInput, GuardOutput> {
     this.counters.replacedNonFinite += replaced;
     if (clamped) this.counters.clampedTicks++;
     if (tiltOverride) this.counters.tiltOverrideTicks++;
-    return { cmd, mode, replacedNonFinite: replaced, clamped, tiltOverride, requestDisarm };
+    const o = this.out;
+    o.cmd = cmd;
+    o.mode = mode;
+    o.replacedNonFinite = replaced;
+    o.clamped = clamped;
+    o.tiltOverride = tiltOverride;
+    o.requestDisarm = requestDisarm;
+    return o;
   }
 }
 

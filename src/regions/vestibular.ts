@@ -16,7 +16,7 @@
  * placed at the attitude they were exposed with.
  */
 import { GRAVITY_MS2 } from '../math/constants.js';
-import { quatFromAxisAngle, quatFromEuler, quatIntegrate, quatMul, quatNormalize, quatRotate, quatRotateInv, quatToEuler, type Quat } from '../math/quat.js';
+import { quatFromEuler, quatToEuler, quatToEulerInto, type Quat } from '../math/quat.js';
 import { isFiniteVec, type Vec3 } from '../math/vec3.js';
 import type { ImuSample } from '../tracts/io.js';
 import type { LearnedState, Region } from './region.js';
@@ -59,6 +59,8 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
   private calibrated = false;
   private rejected = 0;
   private readonly prevRate: Vec3 = [0, 0, 0];
+  private readonly qScratch: Quat = [1, 0, 0, 0];
+  private readonly vScratch: Vec3 = [0, 0, 0];
   private readonly out: VestibularOutput;
   // ring buffer of (t, w, x, y, z)
   private readonly hist: Float64Array;
@@ -95,8 +97,13 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
       r[0] = s.gyroRadS[0] - this.gyroBias[0];
       r[1] = s.gyroRadS[1] - this.gyroBias[1];
       r[2] = s.gyroRadS[2] - this.gyroBias[2];
-      // trapezoidal: the rate over the interval is the mean of its two end samples
-      integrateInPlace(this.quat, (r[0] + p[0]) / 2, (r[1] + p[1]) / 2, (r[2] + p[2]) / 2, dt);
+      // trapezoidal: the rate over the interval is the mean of its two end samples (passed in an
+      // array: double arguments to a call that is not inlined are boxed on the heap)
+      const w = this.vScratch;
+      w[0] = (r[0] + p[0]) / 2;
+      w[1] = (r[1] + p[1]) / 2;
+      w[2] = (r[2] + p[2]) / 2;
+      integrateInPlace(this.quat, w, dt);
       p[0] = r[0];
       p[1] = r[1];
       p[2] = r[2];
@@ -112,7 +119,7 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
     this.out.quat = this.quat;
     this.out.calibrated = this.calibrated;
     this.out.stampS = s.stampS;
-    this.pushHistory(s.stampS);
+    this.pushHistory();
     return this.out;
   }
 
@@ -128,9 +135,10 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
     this.prevRate.fill(0);
   }
 
-  private pushHistory(tS: number): void {
+  /** Record the attitude at the last accepted sample's stamp (lastS). */
+  private pushHistory(): void {
     const i = this.histHead * 5;
-    this.hist[i] = tS;
+    this.hist[i] = this.lastS;
     this.hist[i + 1] = this.quat[0];
     this.hist[i + 2] = this.quat[1];
     this.hist[i + 3] = this.quat[2];
@@ -147,18 +155,24 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
    */
   correctTilt(upBody: Vec3, gain: number, atS = NaN): number {
     if (!this.calibrated || !isFiniteVec(upBody) || !(gain > 0)) return 0;
-    const n = Math.hypot(upBody[0], upBody[1], upBody[2]);
+    const n = Math.sqrt(upBody[0] * upBody[0] + upBody[1] * upBody[1] + upBody[2] * upBody[2]);
     if (n < 0.5) return 0;
-    const o: Vec3 = [upBody[0] / n, upBody[1] / n, upBody[2] / n];
-    // the observation belongs to the attitude of its exposure
-    const qs = Number.isNaN(atS) ? this.quat : this.attitudeAt(atS);
-    const p = quatRotateInv(qs, [0, 0, 1]);
+    const ox = upBody[0] / n, oy = upBody[1] / n, oz = upBody[2] / n;
+    // the observation belongs to the attitude of its exposure (scratch quaternion: no allocation)
+    const qs = Number.isNaN(atS) ? this.quat : this.attitudeAtInto(atS, this.qScratch);
+    // predicted up in the body frame: R(qs)ᵀ·e_z, the third row of R(qs)
+    const qw = qs[0], qx = qs[1], qy = qs[2], qz = qs[3];
+    const px = 2 * (qx * qz - qw * qy), py = 2 * (qy * qz + qw * qx), pz = 1 - 2 * (qx * qx + qy * qy);
     // δθ_body = gain · (observed × predicted) moves the predicted up onto the observed; applied in
     // the world frame (R_s·δθ) it corrects the current attitude the same way
-    const d: Vec3 = [o[1] * p[2] - o[2] * p[1], o[2] * p[0] - o[0] * p[2], o[0] * p[1] - o[1] * p[0]];
-    const err = Math.asin(Math.min(1, Math.hypot(d[0], d[1], d[2])));
-    const w = quatRotate(qs, [d[0] * gain, d[1] * gain, d[2] * gain]);
-    this.quat = quatNormalize(quatMul(quatFromAxisAngle(w, Math.hypot(w[0], w[1], w[2])), this.quat));
+    const dx = oy * pz - oz * py, dy = oz * px - ox * pz, dz = ox * py - oy * px;
+    const err = Math.asin(Math.min(1, Math.sqrt(dx * dx + dy * dy + dz * dz)));
+    const v = this.vScratch;
+    v[0] = dx * gain;
+    v[1] = dy * gain;
+    v[2] = dz * gain;
+    rotateInto(qs, v, v);
+    rotateWorldInPlace(this.quat, v[0], v[1], v[2], Math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]));
     this.tiltCorrections++;
     return err;
   }
@@ -170,7 +184,7 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
    */
   correctYaw(deltaRad: number): void {
     if (!this.calibrated || !Number.isFinite(deltaRad) || deltaRad === 0) return;
-    this.quat = quatNormalize(quatMul(quatFromAxisAngle([0, 0, 1], deltaRad), this.quat));
+    rotateWorldInPlace(this.quat, 0, 0, 1, deltaRad);
     this.yawCorrections++;
   }
 
@@ -180,13 +194,28 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
   /** Vision tilt corrections applied so far. */
   tiltCorrections = 0;
 
-  /** The attitude estimate at (or just before) time tS, for placing a delayed frame. */
+  /** The attitude estimate at (or just before) time tS, for placing a delayed frame (a fresh copy). */
   attitudeAt(tS: number): Quat {
+    return this.attitudeAtInto(tS, [0, 0, 0, 0]);
+  }
+
+  /** attitudeAt written into `out` (no allocation: this runs on every frame). */
+  attitudeAtInto(tS: number, out: Quat): Quat {
     for (let k = 1; k <= this.histLen; k++) {
       const i = ((this.histHead - k + this.histCap) % this.histCap) * 5;
-      if (this.hist[i]! <= tS) return [this.hist[i + 1]!, this.hist[i + 2]!, this.hist[i + 3]!, this.hist[i + 4]!];
+      if (this.hist[i]! <= tS) {
+        out[0] = this.hist[i + 1]!;
+        out[1] = this.hist[i + 2]!;
+        out[2] = this.hist[i + 3]!;
+        out[3] = this.hist[i + 4]!;
+        return out;
+      }
     }
-    return this.quat;
+    out[0] = this.quat[0];
+    out[1] = this.quat[1];
+    out[2] = this.quat[2];
+    out[3] = this.quat[3];
+    return out;
   }
 
   /** The latest bias-corrected body rates, FLU rad/s. */
@@ -199,8 +228,14 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
     return this.quat;
   }
 
+  /** [roll, pitch, yaw] of the current estimate, rad (a fresh array). */
   get euler(): Vec3 {
     return quatToEuler(this.quat);
+  }
+
+  /** `euler` written into `out` (no allocation: the command tick reads it). */
+  eulerInto(out: Vec3): Vec3 {
+    return quatToEulerInto(this.quat, out);
   }
 
   get isCalibrated(): boolean {
@@ -227,8 +262,9 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
 }
 
 /** q ← normalize(q ⊗ exp(ω dt / 2)) in place (no allocation: this runs at the IMU rate). */
-function integrateInPlace(q: Quat, wx: number, wy: number, wz: number, dt: number): void {
-  const ang = Math.hypot(wx, wy, wz) * dt;
+function integrateInPlace(q: Quat, w3: Readonly<Vec3>, dt: number): void {
+  const wx = w3[0], wy = w3[1], wz = w3[2];
+  const ang = Math.sqrt(wx * wx + wy * wy + wz * wz) * dt;
   if (!(ang > 1e-12)) return;
   const h = ang / 2, k = Math.sin(h) / (ang / dt);
   const bw = Math.cos(h), bx = wx * k, by = wy * k, bz = wz * k;
@@ -237,14 +273,40 @@ function integrateInPlace(q: Quat, wx: number, wy: number, wz: number, dt: numbe
   const x = aw * bx + ax * bw + ay * bz - az * by;
   const y = aw * by - ax * bz + ay * bw + az * bx;
   const z = aw * bz + ax * by - ay * bx + az * bw;
-  const n = Math.hypot(w, x, y, z) || 1;
+  const n = Math.sqrt(w * w + x * x + y * y + z * z) || 1;
   q[0] = w / n;
   q[1] = x / n;
   q[2] = y / n;
   q[3] = z / n;
 }
 
-/** out ← q ⊗ v ⊗ q* (body → world), in place. */
+/**
+ * q ← normalize(exp(axis·angle / 2) ⊗ q) in place: a rotation by `angleRad` about the world-frame
+ * `axis` (need not be unit; a zero axis is no rotation), as quatFromAxisAngle + quatMul +
+ * quatNormalize did, without the temporaries.
+ */
+function rotateWorldInPlace(q: Quat, ax: number, ay: number, az: number, angleRad: number): void {
+  const an = Math.sqrt(ax * ax + ay * ay + az * az) || 1;
+  const k = Math.sin(angleRad / 2) / an;
+  const bw = Math.cos(angleRad / 2), bx = ax * k, by = ay * k, bz = az * k;
+  const aw = q[0], qx = q[1], qy = q[2], qz = q[3];
+  const w = bw * aw - bx * qx - by * qy - bz * qz;
+  const x = bw * qx + bx * aw + by * qz - bz * qy;
+  const y = bw * qy - bx * qz + by * aw + bz * qx;
+  const z = bw * qz + bx * qy - by * qx + bz * aw;
+  const n = Math.sqrt(w * w + x * x + y * y + z * z);
+  if (n > 1e-12) {
+    q[0] = w / n;
+    q[1] = x / n;
+    q[2] = y / n;
+    q[3] = z / n;
+  } else {
+    q[0] = 1;
+    q[1] = q[2] = q[3] = 0;
+  }
+}
+
+/** out ← q ⊗ v ⊗ q* (body → world), in place (out may be v). */
 function rotateInto(q: Quat, v: ArrayLike<number>, out: Vec3): void {
   const w = q[0], x = q[1], y = q[2], z = q[3];
   const vx = v[0]!, vy = v[1]!, vz = v[2]!;

@@ -350,9 +350,15 @@ export class GateDetector {
   /** 3 × 3 least-squares system (position from the edge planes). */
   private readonly A3 = new Float64Array(9);
   private readonly b3 = new Float64Array(3);
-  /** Unit direction from toward(). */
-  private tdx = 0;
-  private tdy = 0;
+  /**
+   * Unit direction from toward(). Double-valued fields start at -0 (a heap number), not 0 (a small
+   * integer), so V8 gives them double representation from the start: a field that first turns
+   * fractional mid-flight changes the detector's hidden class and deoptimises every method
+   * specialised on it (measured: tdx/tdy first fractional at t = 60 s threw detection back to
+   * unoptimised code, ~20 KB of heap numbers per frame, for seconds).
+   */
+  private tdx = -0;
+  private tdy = -0;
   /** Counts from the last classifying scanEdge(). */
   private scanDark = 0;
   private scanWhite = 0;
@@ -385,21 +391,21 @@ export class GateDetector {
   private readonly minR: number;
   private readonly darkMax: number;
 
-  // de-rotation of the current frame
-  private upX = 0;
+  // de-rotation of the current frame (doubles: -0 initial values, see tdx)
+  private upX = -0;
   private upY = -1;
-  private upCamX = 0;
+  private upCamX = -0;
   private upCamY = -1;
-  private upCamZ = 0;
+  private upCamZ = -0;
   private fx = 1;
   private fy = 1;
-  private cx = 0;
-  private cy = 0;
-  private sr = 0;
+  private cx = -0;
+  private cy = -0;
+  private sr = -0;
   private cr = 1;
-  private sp = 0;
+  private sp = -0;
   private cp = 1;
-  private st = 0;
+  private st = -0;
   private ct = 1;
   private mono = false;
   private data: Uint8Array = new Uint8Array(0);

@@ -67,8 +67,28 @@ export class AmariField {
     this.input.fill(0);
   }
 
+  /**
+   * Argument block for addBumpArgs() / sampleArgs(): [cx, cy, sigmaX, sigmaY, amp], and sampleArgs()
+   * writes its result into [5]. Per-frame callers pass doubles through it because a double passed to
+   * (or returned from) a call that is not inlined is boxed on the heap.
+   */
+  readonly args = new Float64Array(6);
+
   /** Add a Gaussian bump of peak `amp` at fractional cell (cx, cy), σ per axis in cells (clipped to 3σ). */
   addBump(cx: number, cy: number, sigmaX: number, sigmaY: number, amp: number): void {
+    const a = this.args;
+    a[0] = cx;
+    a[1] = cy;
+    a[2] = sigmaX;
+    a[3] = sigmaY;
+    a[4] = amp;
+    this.addBumpArgs();
+  }
+
+  /** addBump with its arguments in `args`. */
+  addBumpArgs(): void {
+    const a = this.args;
+    const cx = a[0]!, cy = a[1]!, sigmaX = a[2]!, sigmaY = a[3]!, amp = a[4]!;
     const { cols, rows } = this.p;
     if (!(Number.isFinite(cx) && Number.isFinite(cy) && Number.isFinite(amp))) return;
     const sx = Math.max(0.3, sigmaX), sy = Math.max(0.3, sigmaY);
@@ -142,6 +162,15 @@ export class AmariField {
 
   /** Potential at fractional cell (cx, cy): max over the 3 × 3 neighbourhood of the nearest cell. */
   sample(cx: number, cy: number): number {
+    this.args[0] = cx;
+    this.args[1] = cy;
+    this.sampleArgs();
+    return this.args[5]!;
+  }
+
+  /** sample(args[0], args[1]) written into args[5]. */
+  sampleArgs(): void {
+    const cx = this.args[0]!, cy = this.args[1]!;
     const { cols, rows } = this.p;
     const x = Math.min(cols - 1, Math.max(0, Math.round(cx))), y = Math.min(rows - 1, Math.max(0, Math.round(cy)));
     let best = -Infinity;
@@ -151,7 +180,7 @@ export class AmariField {
         if (v > best) best = v;
       }
     }
-    return best;
+    this.args[5] = best;
   }
 
   /** Index of the maximum of u. */
