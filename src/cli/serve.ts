@@ -22,9 +22,47 @@ export interface ServeCliOptions {
 
 export async function serveSim(o: ServeCliOptions): Promise<RaceResult> {
   switch (o.wire) {
-    case 'zmq':
     case 'aigp':
+      return serveAigp(o);
+    case 'zmq':
     case 'ros2':
       throw new Error(`sim serve --${o.wire} is not available in this version of brainpilot`);
+  }
+}
+
+/**
+ * The AI Grand Prix VQ wire, paced by the wall clock. `endpoint` is host[:mavlinkPort[:videoPort]]
+ * (where the client listens; default 127.0.0.1:14550:5600).
+ */
+async function serveAigp(o: ServeCliOptions): Promise<RaceResult> {
+  if (!(o.realtimeFactor > 0)) throw new Error('sim serve --aigp runs paced by the wall clock: give --realtime > 0 (1 = real time)');
+  const { buildSim, RACE_DEFAULTS } = await import('./race.js');
+  const { SimServer } = await import('../../sim/serve/loop.js');
+  const { AigpSimWire, parseAigpTarget } = await import('../../sim/serve/aigp.js');
+  const target = parseAigpTarget(o.endpoint);
+  const sim = buildSim({
+    ...RACE_DEFAULTS,
+    track: o.track,
+    vehicle: o.vehicle,
+    seed: o.seed,
+    laps: o.laps,
+    ...(o.latencyMs !== undefined ? { latencyMs: o.latencyMs } : {}),
+    ...(o.dropRate !== undefined ? { dropRate: o.dropRate } : {}),
+  });
+  const wire = new AigpSimWire(sim, { ...target, maxThrustN: 4 * sim.opts.vehicle.motorMaxThrustN, log: o.log });
+  const server = new SimServer(sim, wire, { laps: o.laps, seed: o.seed, realtimeFactor: o.realtimeFactor });
+  await wire.start(server);
+  o.log.info({ ...target, track: o.track, laps: o.laps, realtimeFactor: o.realtimeFactor }, `sim serve --aigp: MAVLink to ${target.host}:${target.mavlinkPort}, video to ${target.host}:${target.videoPort}`);
+  const stop = (): void => server.stop();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    const result = await server.run();
+    o.log.info({ event: 'served', ...wire.counters }, `sim serve --aigp: ${wire.counters.framesSent} frames, ${wire.counters.imuSent} IMU samples, ${wire.counters.commands} commands (${wire.counters.commandsRejected} refused)`);
+    return result;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await wire.stop();
   }
 }

@@ -28,8 +28,10 @@ export async function createTransport(cfg: TransportConfig, ctx: TransportContex
       return notYet(cfg.kind);
     case 'ros2':
       return notYet(cfg.kind);
-    case 'aigp':
-      return notYet(cfg.kind);
+    case 'aigp': {
+      const { createAigpTransport } = await import('../transports/aigp/transport.js');
+      return createAigpTransport(cfg, ctx);
+    }
     case 'betaflight':
       return notYet(cfg.kind);
     case 'px4':

@@ -72,6 +72,8 @@ export function chunkJpeg(frameId: number, jpeg: Uint8Array, simTimeNs: bigint, 
 
 export interface ReassembledFrame {
   frameId: number;
+  /** Wall time (the reassembler's clock, ms) the last chunk arrived. */
+  completedMs: number;
   simTimeNs: bigint;
   jpeg: Uint8Array;
 }
@@ -212,7 +214,7 @@ export class VideoReassembler {
       this.done.push(p.frameId);
       if (this.done.length > 16) this.done.shift();
       this.counters.framesCompleted++;
-      this.onFrame({ frameId: p.frameId, simTimeNs: p.simTimeNs, jpeg: p.data });
+      this.onFrame({ frameId: p.frameId, completedMs: now, simTimeNs: p.simTimeNs, jpeg: p.data });
     }
   }
 
