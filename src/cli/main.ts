@@ -157,7 +157,7 @@ sim
   .command('serve')
   .description('run the built-in simulator as a server on a wire protocol, until the laps are flown or the drone crashes')
   .option('--zmq <endpoint>', 'ZeroMQ: bind here (e.g. tcp://127.0.0.1:5555)')
-  .option('--aigp [host]', 'AI Grand Prix VQ wire: MAVLink v2 to <host>:14550 and chunked JPEG to <host>:5600 (default 127.0.0.1)')
+  .option('--aigp [host]', 'AI Grand Prix VQ wire: MAVLink v2 to <host>:14550 and chunked JPEG to <host>:5600 (default 127.0.0.1; other ports: host:mavlinkPort:videoPort)')
   .option('--ros2', 'a ROS 2 node publishing Image + Imu and taking commands (needs a sourced ROS 2)')
   .option('--track <name|file>', 'track', RACE_DEFAULTS.track)
   .option('--vehicle <name|file>', 'vehicle', RACE_DEFAULTS.vehicle)
