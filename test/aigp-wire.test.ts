@@ -213,6 +213,19 @@ describe('MAVLink datagrams in', () => {
     expect(parse(dg).pk.map((p) => p.msgid)).toEqual([0, 105, 0]);
   });
 
+  it('a message of an unknown dialect is skipped by its length, and the packets after it still come out', () => {
+    const enc = new MavEncoder(1, 1);
+    const alien = Buffer.from(enc.encode(clientHeartbeat()));
+    alien.writeUIntLE(0xabcde, 7, 3); // no CRC_EXTRA known for this id
+    const unknown: number[] = [];
+    const pk: MavPacket[] = [];
+    const err: string[] = [];
+    parseDatagram(Buffer.concat([alien, IMU]), (p) => pk.push(p), (e) => err.push(e), (id) => unknown.push(id));
+    expect(unknown).toEqual([0xabcde]);
+    expect(pk.map((p) => p.msgid)).toEqual([105]);
+    expect(err).toEqual([]);
+  });
+
   it('a flipped bit fails the CRC; a cut packet and garbage are refused with a reason', () => {
     const bad = Buffer.from(IMU);
     bad[20]! ^= 0x01;

@@ -44,12 +44,14 @@ const v2 = new MavLinkProtocolV2();
 /**
  * Split one UDP datagram into MAVLink packets. Each good packet goes to onPacket; a datagram that
  * does not start with a packet, a packet cut short, or a CRC mismatch goes to onError once and
- * ends the datagram (its remaining bytes cannot be framed reliably).
+ * ends the datagram (its remaining bytes cannot be framed reliably). A message id with no known
+ * CRC_EXTRA (another dialect) goes to onUnknown and is skipped.
  */
 export function parseDatagram(
   dg: Buffer,
   onPacket: (p: MavPacket) => void,
   onError: (detail: string) => void,
+  onUnknown?: (msgid: number) => void,
   registry: Record<number, MavLinkDataConstructor<MavLinkData>> = AIGP_REGISTRY,
 ): void {
   let off = 0;
@@ -65,7 +67,12 @@ export function parseDatagram(
     const pkt = dg.subarray(off, off + total);
     const msgid = stx === STX_V2 ? pkt.readUIntLE(7, 3) : pkt[5]!;
     const magic = (MSG_ID_MAGIC_NUMBER as Record<number, number | undefined>)[msgid];
-    if (magic === undefined) return onError(`unknown MAVLink message id ${msgid} (no CRC_EXTRA to check it against)`);
+    if (magic === undefined) {
+      // a dialect we do not know (the VQ simulator's own messages): framed by its length, unverifiable, skipped
+      onUnknown?.(msgid);
+      off += total;
+      continue;
+    }
     const crc = pkt.readUInt16LE(hdr + plen);
     const want = x25crc(pkt, 1, (signed ? SIGNATURE_BYTES : 0) + CRC_BYTES, magic);
     if (crc !== want) return onError(`MAVLink CRC mismatch on message ${msgid}: got 0x${crc.toString(16)}, computed 0x${want.toString(16)}`);

@@ -96,6 +96,7 @@ export class AigpTransport implements Transport {
   private readonly c = {
     mavPackets: 0,
     mavIgnored: 0,
+    mavUnknownId: 0,
     imu: 0,
     attitude: 0,
     vehicleHeartbeats: 0,
@@ -227,6 +228,7 @@ export class AigpTransport implements Transport {
       dg,
       (p) => this.onPacket(p, rinfo, sink),
       (detail) => sink.reject('malformed', detail),
+      () => this.c.mavUnknownId++,
     );
   }
 
