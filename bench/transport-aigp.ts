@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import jpeg from 'jpeg-js';
 import { pino } from 'pino';
 import { buildSim, RACE_DEFAULTS } from '../src/cli/race.js';
@@ -163,17 +164,21 @@ export async function benchSustained(seconds = 3, imuHz = 1000, camHz = 120, dec
   };
 }
 
-export async function benchFlight(realtimeFactor = 1): Promise<Record<string, unknown>> {
+export async function benchFlight(realtimeFactor = 1, imuTimeoutS = 0.1): Promise<Record<string, unknown>> {
   const root = packageRoot();
   const dir = mkdtempSync(join(tmpdir(), 'brainpilot-bench-aigp-'));
   const cfg = parseConfig({
     vehicle: 'racer-280',
     track: { map: 'warmup' },
     camera: { posFluM: [0, 0, 0] },
+    failsafe: { imuTimeoutS },
     log: { level: 'warn', healthIntervalS: 0 },
     transport: { kind: 'aigp', mavlinkBind: '127.0.0.1:0', videoBind: '127.0.0.1:0' },
   });
   const h = await startDaemon(cfg, silent);
+  // the longest the daemon's thread was blocked: the daemon reads a stall as sensor age
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
   const link = h.transport as AigpTransport;
   const { mavlink, video } = link.ports();
   const json = join(dir, 'serve.json');
@@ -188,6 +193,7 @@ export async function benchFlight(realtimeFactor = 1): Promise<Record<string, un
   const iv = setInterval(() => daemonLat.push(h.daemon.health().frameToCommandMs), 1000);
   await h.finished;
   clearInterval(iv);
+  loop.disable();
   await exited;
   const health = h.daemon.health();
   const result = existsSync(json) ? (JSON.parse(readFileSync(json, 'utf8')) as { completed: boolean; totalTimeS: number; crashes: number }) : null;
@@ -196,6 +202,7 @@ export async function benchFlight(realtimeFactor = 1): Promise<Record<string, un
   return {
     track: 'warmup',
     realtimeFactor,
+    imuTimeoutS,
     completed: result?.completed ?? false,
     lapTimeS: result?.totalTimeS ?? null,
     crashes: result?.crashes ?? null,
@@ -204,6 +211,7 @@ export async function benchFlight(realtimeFactor = 1): Promise<Record<string, un
     framesDecoded: c['framesDecoded'],
     commandsSent: c['commandsSent'],
     drops: health.drops,
+    eventLoopDelayMs: { p99: Math.round(loop.percentile(99) / 1e4) / 100, max: Math.round(loop.max / 1e4) / 100 },
     note: 'frameToWire = last video chunk in → first SET_ATTITUDE_TARGET out after the frame reached the pipeline: JPEG decode (worker) + pipeline + the daemon command clock (100 Hz) + the 90 Hz send limit',
   };
 }
@@ -214,6 +222,7 @@ export async function benchAigp(): Promise<Record<string, unknown>> {
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const only = process.argv[2];
-  const out = only === 'decode' ? await benchDecode() : only === 'sustained' ? await benchSustained() : only === 'flight' ? await benchFlight() : await benchAigp();
+  const num = (i: number, d: number): number => (process.argv[i] !== undefined ? Number(process.argv[i]) : d);
+  const out = only === 'decode' ? await benchDecode() : only === 'sustained' ? await benchSustained() : only === 'flight' ? await benchFlight(num(3, 1), num(4, 0.1)) : await benchAigp();
   console.log(JSON.stringify(out, null, 2));
 }
