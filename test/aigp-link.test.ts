@@ -19,6 +19,7 @@ import type { CameraFrame, ImuSample } from '../src/tracts/io.js';
 import { AigpTransport, createAigpTransport } from '../src/transports/aigp/transport.js';
 import { common, highresFromImu, MavEncoder, minimal, parseDatagram, type MavPacket } from '../src/transports/aigp/mavlink.js';
 import { chunkJpeg } from '../src/transports/aigp/video.js';
+import { parseAigpTarget } from '../sim/serve/aigp.js';
 
 const root = join(import.meta.dirname, '..');
 const silent = pino({ level: 'silent' });
@@ -312,6 +313,14 @@ describe('aigp transport against a scripted vehicle', () => {
       /transport.videoBind: expected "host:port"/,
     );
     expect(() => parseConfig({ transport: { kind: 'aigp', heartbeatHz: 1 } })).toThrow(/transport.heartbeatHz: got 1/);
+  });
+
+  it('sim serve --aigp reads host[:mavlinkPort[:videoPort]] and refuses anything else', () => {
+    expect(parseAigpTarget(undefined)).toEqual({ host: '127.0.0.1', mavlinkPort: 14550, videoPort: 5600 });
+    expect(parseAigpTarget('10.0.0.2')).toEqual({ host: '10.0.0.2', mavlinkPort: 14550, videoPort: 5600 });
+    expect(parseAigpTarget('127.0.0.1:24550:25600')).toEqual({ host: '127.0.0.1', mavlinkPort: 24550, videoPort: 25600 });
+    expect(() => parseAigpTarget('127.0.0.1:0')).toThrow(/expected host\[:mavlinkPort\[:videoPort\]\].*got "127.0.0.1:0"/);
+    expect(() => parseAigpTarget('udp://x')).toThrow(/--aigp/);
   });
 });
 
