@@ -281,6 +281,8 @@ describe('aigp transport against a scripted vehicle', () => {
     v.video(c[0]!);
     v.video(lie);
     for (const x of chunkJpeg(11, new Uint8Array(4000).fill(7), 2_010_000_000n, 1400)) v.video(x); // not a JPEG
+    const small = new Uint8Array(jpeg.encode({ data: new Uint8Array(320 * 180 * 4).fill(200), width: 320, height: 180 }, 80).data);
+    for (const x of chunkJpeg(15, small, 2_015_000_000n, 1400)) v.video(x); // decodes, but not the configured 640×360
     const inc = chunkJpeg(12, j, 2_020_000_000n, 1400);
     v.video(inc[0]!); // the rest never comes
     await sleep(400); // > the 250 ms partial-frame limit
@@ -289,7 +291,7 @@ describe('aigp transport against a scripted vehicle', () => {
     for (const x of chunkJpeg(13, j, 2_030_000_000n, 1400)) v.video(x);
     await until(() => sink.frames.length === 1 && sink.imus.length === 2, 3000, 'good input after the garbage');
     for (const x of chunkJpeg(14, j, 2_025_000_000n, 1400)) v.video(x);
-    await until(() => sink.rejects.length >= 10, 2000, 'the stale frame reject');
+    await until(() => sink.rejects.length >= 11, 2000, 'the stale frame reject');
 
     const byKind = (k: string) => sink.rejects.filter((r) => r.kind === k).map((r) => r.detail);
     expect(byKind('malformed')).toEqual([
@@ -302,6 +304,7 @@ describe('aigp transport against a scripted vehicle', () => {
     expect(byKind('non-finite')).toEqual([expect.stringMatching(/HIGHRES_IMU at 2\.002000 s: \[NaN/)]);
     expect(byKind('time')).toEqual([expect.stringMatching(/time_usec 1500000 not after the previous 2000000/), expect.stringMatching(/video frame 14: sim_time_ns 2025000000 not after the previous 2030000000/)]);
     expect(byKind('decode')).toEqual([expect.stringMatching(/video frame 11: JPEG does not decode/)]);
+    expect(byKind('encoding')).toEqual(['video frame 15: JPEG is 320×180, the camera config says 640×360']);
     expect(byKind('incomplete')).toEqual([expect.stringMatching(/video frame 12: 1\/\d+ chunks/)]);
     expect(sink.imus.map((s) => s.stampS)).toEqual([2, 2.003]);
     expect(sink.frames.map((f) => f.seq)).toEqual([13]);
