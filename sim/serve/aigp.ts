@@ -60,10 +60,15 @@ export class AigpSimWire implements SimWire {
   private readonly imuMsg = new common.HighresImu();
   readonly counters = { imuSent: 0, framesSent: 0, framesSkipped: 0, chunksSent: 0, commands: 0, commandsRejected: 0, malformed: 0, clientHeartbeats: 0, disarms: 0, encodeMsLast: 0 };
 
+  /** Resolves at the client's first HEARTBEAT (the run starts then, as the VQ simulator waits for its client). */
+  readonly clientHeard: Promise<void>;
+  private resolveClientHeard!: () => void;
+
   constructor(
     readonly sim: Sim,
     readonly o: AigpWireOptions,
   ) {
+    this.clientHeard = new Promise((r) => (this.resolveClientHeard = r));
     this.enc = new MavEncoder(o.systemId ?? 1, o.componentId ?? 1);
   }
 
@@ -226,6 +231,7 @@ export class AigpSimWire implements SimWire {
       }
     } else if (m instanceof minimal.Heartbeat) {
       this.counters.clientHeartbeats++;
+      this.resolveClientHeard();
     }
   }
 

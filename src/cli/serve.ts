@@ -52,11 +52,20 @@ async function serveAigp(o: ServeCliOptions): Promise<RaceResult> {
   const wire = new AigpSimWire(sim, { ...target, maxThrustN: 4 * sim.opts.vehicle.motorMaxThrustN, log: o.log });
   const server = new SimServer(sim, wire, { laps: o.laps, seed: o.seed, realtimeFactor: o.realtimeFactor });
   await wire.start(server);
-  o.log.info({ ...target, track: o.track, laps: o.laps, realtimeFactor: o.realtimeFactor }, `sim serve --aigp: MAVLink to ${target.host}:${target.mavlinkPort}, video to ${target.host}:${target.videoPort}`);
-  const stop = (): void => server.stop();
+  o.log.info({ ...target, track: o.track, laps: o.laps, realtimeFactor: o.realtimeFactor }, `sim serve --aigp: MAVLink to ${target.host}:${target.mavlinkPort}, video to ${target.host}:${target.videoPort}; waiting for the client's HEARTBEAT`);
+  let interrupted: () => void = () => {};
+  const signalled = new Promise<void>((r) => (interrupted = r));
+  const stop = (): void => {
+    server.stop();
+    interrupted();
+  };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
+    // the clock starts when the client is there (the drone would otherwise sit unflown)
+    await Promise.race([wire.clientHeard, signalled]);
+    if (!wire.counters.clientHeartbeats) o.log.warn('sim serve --aigp: stopped before a client was heard');
+    else o.log.info('sim serve --aigp: client heard; flying');
     const result = await server.run();
     o.log.info({ event: 'served', ...wire.counters }, `sim serve --aigp: ${wire.counters.framesSent} frames, ${wire.counters.imuSent} IMU samples, ${wire.counters.commands} commands (${wire.counters.commandsRejected} refused)`);
     return result;

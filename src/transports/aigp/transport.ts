@@ -79,7 +79,8 @@ export class AigpTransport implements Transport {
   private lastImuWallMs = NaN;
   private lastFrameNs = -1n;
   private lastGoodFrameNs = -1n;
-  private framesInFlight = 0;
+  /** sim_time_ns of the frames submitted for decoding and not yet delivered, in order. */
+  private readonly inFlightNs: bigint[] = [];
   // commands
   private pending: CtbrCommand | null = null;
   private lastSendMs = -Infinity;
@@ -296,7 +297,7 @@ export class AigpTransport implements Transport {
     if (this.decoders.inFlight >= 2 * this.decoders.size)
       return sink.reject('time', `video frame ${f.frameId}: ${this.decoders.inFlight} frames still decoding (the decoder is behind; dropping rather than queueing latency)`);
     this.lastFrameNs = f.simTimeNs;
-    this.framesInFlight++;
+    this.inFlightNs.push(f.simTimeNs);
     const k = this.o.intrinsics;
     const job = this.decoders.decode(f.jpeg, ((k.width * k.height) / 1e6) * 4);
     // deliver in submission order even when several workers decode at once
@@ -307,12 +308,16 @@ export class AigpTransport implements Transport {
     const sink = this.sink;
     if (!sink) return;
     const k = this.o.intrinsics;
-    this.framesInFlight--;
+    this.inFlightNs.shift(); // delivery is in submission order: this frame's stamp
     this.c.decodeMsLast = r.ms;
     const good = r.ok && r.width === k.width && r.height === k.height && r.data.length === k.width * k.height * 3;
-    // a frame that fails must not leave its (possibly bogus) stamp as the bar every later frame has to clear
-    if (!good && this.framesInFlight === 0) this.lastFrameNs = this.lastGoodFrameNs;
     if (good) this.lastGoodFrameNs = f.simTimeNs;
+    else {
+      // a frame that fails must not leave its (possibly bogus) stamp as the bar every later frame has to clear
+      let bar = this.lastGoodFrameNs;
+      for (const ns of this.inFlightNs) if (ns > bar) bar = ns;
+      this.lastFrameNs = bar;
+    }
     if (!r.ok) return sink.reject('decode', `video frame ${f.frameId}: JPEG does not decode (${r.error ?? 'unknown error'})`);
     if (r.width !== k.width || r.height !== k.height)
       return sink.reject('encoding', `video frame ${f.frameId}: JPEG is ${r.width}×${r.height}, the camera config says ${k.width}×${k.height}`);
