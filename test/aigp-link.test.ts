@@ -336,8 +336,9 @@ describe('aigp link flies sim serve --aigp', () => {
       vehicle: 'racer-280',
       track: { map: 'warmup' },
       camera: { posFluM: [0, 0, 0] },
-      // this test shares two cores with the other test files: allow a scheduling hiccup before the
-      // IMU failsafe trips (the failsafe itself is tested in steering.test.ts)
+      // this test shares two cores with the other test files (and the simulator runs at 0.4× real time
+      // for the same reason): allow a scheduling hiccup before the IMU failsafe trips (the failsafe
+      // itself is tested in steering.test.ts)
       failsafe: { imuTimeoutS: 0.3 },
       log: { level: 'warn', healthIntervalS: 0 },
       transport: { kind: 'aigp', mavlinkBind: '127.0.0.1:0', videoBind: '127.0.0.1:0' },
@@ -348,7 +349,7 @@ describe('aigp link flies sim serve --aigp', () => {
     const json = join(dir, 'serve.json');
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'sim', 'serve', '--aigp', `127.0.0.1:${mavlink}:${video}`, '--track', 'warmup', '--laps', '1', '--seed', '1', '--realtime', '0.5', '--json', json],
+      ['--import', 'tsx', 'src/cli/main.ts', 'sim', 'serve', '--aigp', `127.0.0.1:${mavlink}:${video}`, '--track', 'warmup', '--laps', '1', '--seed', '1', '--realtime', '0.4', '--json', json],
       { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BRAINPILOT_LOG: 'warn' } },
     );
     let stderr = '';
