@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { pino } from 'pino';
+import { parse as parseYaml } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/schema.js';
 import { startDaemon } from '../src/cli/run.js';
@@ -332,16 +333,17 @@ describe('aigp transport against a scripted vehicle', () => {
 describe('aigp link flies sim serve --aigp', () => {
   it('completes a lap of the warm-up track over UDP while garbage of every kind is dropped and counted', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'brainpilot-aigp-'));
+    // the shipped config/aigp-vq.yaml, on the warm-up map and ephemeral ports
+    const shipped = parseYaml(readFileSync(join(root, 'config', 'aigp-vq.yaml'), 'utf8')) as Record<string, Record<string, unknown>>;
     const cfg = parseConfig({
-      vehicle: 'racer-280',
-      track: { map: 'warmup' },
-      camera: { posFluM: [0, 0, 0] },
-      // this test shares two cores with the other test files (and the simulator runs at 0.4× real time
-      // for the same reason): allow a scheduling hiccup before the IMU failsafe trips (the failsafe
-      // itself is tested in steering.test.ts)
-      failsafe: { imuTimeoutS: 0.3 },
+      ...shipped,
+      track: { ...shipped['track'], map: 'warmup' },
+      // two cores shared with the other test files (hence also --realtime 0.4): a stall of this
+      // process reads as IMU age to the daemon, so allow more than the shipped 0.25 s before the
+      // failsafe disarms (the failsafe itself is tested in steering.test.ts)
+      failsafe: { ...shipped['failsafe'], imuTimeoutS: 0.5 },
       log: { level: 'warn', healthIntervalS: 0 },
-      transport: { kind: 'aigp', mavlinkBind: '127.0.0.1:0', videoBind: '127.0.0.1:0' },
+      transport: { ...shipped['transport'], mavlinkBind: '127.0.0.1:0', videoBind: '127.0.0.1:0' },
     });
     const h = await startDaemon(cfg, silent);
     const link = h.transport as AigpTransport;
@@ -359,6 +361,14 @@ describe('aigp link flies sim serve --aigp', () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       await h.daemon.stop('test end');
     });
+
+    // the guard's mode over the flight, for the failure message
+    const modes: string[] = [];
+    const modeTimer = setInterval(() => {
+      const m = h.pipeline.telemetry().guardMode;
+      if (modes.at(-1) !== m) modes.push(m);
+    }, 20);
+    cleanup.push(async () => clearInterval(modeTimer));
 
     // once flying, throw one of each kind of garbage at both ports from a stranger's socket
     await until(() => h.daemon.health().totals.frames >= 10, 20_000, 'frames through the link').catch((e: Error) => {
@@ -392,7 +402,7 @@ describe('aigp link flies sim serve --aigp', () => {
     expect(why).toMatch(/POWEROFF/);
     const result = JSON.parse(readFileSync(json, 'utf8')) as { completed: boolean; laps: { gatesPassed: number; gatesTotal: number }[]; crashes: number };
     const health = h.daemon.health();
-    const why2 = JSON.stringify({ drops: health.drops, totals: health.totals, transport: health.transport, sim: stderr.slice(-1500) });
+    const why2 = JSON.stringify({ modes, drops: health.drops, totals: health.totals, transport: health.transport, sim: stderr.slice(-1500) });
     expect({ completed: result.completed, crashes: result.crashes, gates: result.laps[0]?.gatesPassed }, why2).toEqual({ completed: true, crashes: 0, gates: 4 });
     expect(code).toBe(0);
     expect(health.totals.imu).toBeGreaterThan(3000);
