@@ -12,7 +12,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -56,11 +56,13 @@ export async function benchDecode(n = 60): Promise<Record<string, unknown>> {
   const j = vqJpeg();
   for (let i = 0; i < 5; i++) jpeg.decode(j, { useTArray: true, formatAsRGBA: false });
   const inThread: number[] = [];
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
     jpeg.decode(j, { useTArray: true, formatAsRGBA: false });
     inThread.push(performance.now() - t0);
   }
+  const cpu = process.cpuUsage(cpu0);
   const w = new JpegWorkers(1);
   await w.warmUp(640, 360);
   const round: number[] = [];
@@ -76,6 +78,9 @@ export async function benchDecode(n = 60): Promise<Record<string, unknown>> {
     jpegBytes: j.length,
     frames: n,
     inThreadMs: { p50: pct(inThread, 0.5), p99: pct(inThread, 0.99) },
+    // CPU time does not grow when other processes compete for the cores; wall time does
+    inThreadCpuMsMean: Math.round((cpu.user + cpu.system) / n) / 1000,
+    loadAvg1m: loadavg()[0],
     workerMs: { p50: pct(inWorker, 0.5), p99: pct(inWorker, 0.99) },
     workerRoundTripMs: { p50: pct(round, 0.5), p99: pct(round, 0.99) },
   };
@@ -161,6 +166,7 @@ export async function benchSustained(seconds = 3, imuHz = 1000, camHz = 120, dec
     dropDetails: got.details,
     zeroDrops: dropped === 0 && got.imu === sent.imu && got.frames === sent.frames,
     decodeMsLast: c['decodeMsLast'],
+    loadAvg1m: loadavg()[0],
   };
 }
 
@@ -211,6 +217,7 @@ export async function benchFlight(realtimeFactor = 1, imuTimeoutS = 0.1): Promis
     framesDecoded: c['framesDecoded'],
     commandsSent: c['commandsSent'],
     drops: health.drops,
+    loadAvg1m: loadavg()[0],
     eventLoopDelayMs: { p99: Math.round(loop.percentile(99) / 1e4) / 100, max: Math.round(loop.max / 1e4) / 100 },
     note: 'frameToWire = last video chunk in → first SET_ATTITUDE_TARGET out after the frame reached the pipeline: JPEG decode (worker) + pipeline + the daemon command clock (100 Hz) + the 90 Hz send limit',
   };
