@@ -321,6 +321,14 @@ describe('aigp transport against a scripted vehicle', () => {
     expect(() => parseConfig({ transport: { kind: 'aigp', heartbeatHz: 1 } })).toThrow(/transport.heartbeatHz: got 1/);
   });
 
+  it('a port already taken is a clear error naming the socket and the address', async () => {
+    const { t } = await openLink();
+    const taken = t.ports().mavlink;
+    const t2 = new AigpTransport({ ...t.o, mavlinkBind: { host: '127.0.0.1', port: taken } });
+    await expect(t2.open(new RecordingSink())).rejects.toThrow(`aigp: cannot bind the MAVLink socket to 127.0.0.1:${taken}`);
+    await t2.close();
+  });
+
   it('sim serve --aigp reads host[:mavlinkPort[:videoPort]] and refuses anything else', () => {
     expect(parseAigpTarget(undefined)).toEqual({ host: '127.0.0.1', mavlinkPort: 14550, videoPort: 5600 });
     expect(parseAigpTarget('10.0.0.2')).toEqual({ host: '10.0.0.2', mavlinkPort: 14550, videoPort: 5600 });
