@@ -19,6 +19,7 @@ import { Worker } from 'node:worker_threads';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import jpeg from 'jpeg-js';
 import { pino } from 'pino';
+import { parse as parseYaml } from 'yaml';
 import { buildSim, RACE_DEFAULTS } from '../src/cli/race.js';
 import { startDaemon } from '../src/cli/run.js';
 import { parseConfig } from '../src/config/schema.js';
@@ -180,16 +181,17 @@ export async function benchSustained(seconds = 3, imuHz = 1000, camHz = 120, dec
   };
 }
 
-export async function benchFlight(realtimeFactor = 1, imuTimeoutS = 0.1): Promise<Record<string, unknown>> {
+export async function benchFlight(realtimeFactor = 1, imuTimeoutS?: number): Promise<Record<string, unknown>> {
   const root = packageRoot();
   const dir = mkdtempSync(join(tmpdir(), 'brainpilot-bench-aigp-'));
+  // the shipped config/aigp-vq.yaml on the warm-up map and ephemeral ports
+  const shipped = parseYaml(readFileSync(join(root, 'config', 'aigp-vq.yaml'), 'utf8')) as Record<string, Record<string, unknown>>;
   const cfg = parseConfig({
-    vehicle: 'racer-280',
-    track: { map: 'warmup' },
-    camera: { posFluM: [0, 0, 0] },
-    failsafe: { imuTimeoutS },
+    ...shipped,
+    track: { ...shipped['track'], map: 'warmup' },
+    failsafe: { ...shipped['failsafe'], ...(imuTimeoutS !== undefined ? { imuTimeoutS } : {}) },
     log: { level: 'warn', healthIntervalS: 0 },
-    transport: { kind: 'aigp', mavlinkBind: '127.0.0.1:0', videoBind: '127.0.0.1:0' },
+    transport: { ...shipped['transport'], mavlinkBind: '127.0.0.1:0', videoBind: '127.0.0.1:0' },
   });
   const h = await startDaemon(cfg, silent);
   // the longest the daemon's thread was blocked: the daemon reads a stall as sensor age
@@ -218,7 +220,8 @@ export async function benchFlight(realtimeFactor = 1, imuTimeoutS = 0.1): Promis
   return {
     track: 'warmup',
     realtimeFactor,
-    imuTimeoutS,
+    imuTimeoutS: cfg.failsafe.imuTimeoutS,
+    controlRateHz: cfg.control.rateHz,
     completed: result?.completed ?? false,
     lapTimeS: result?.totalTimeS ?? null,
     crashes: result?.crashes ?? null,
@@ -240,6 +243,6 @@ export async function benchAigp(): Promise<Record<string, unknown>> {
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const only = process.argv[2];
   const num = (i: number, d: number): number => (process.argv[i] !== undefined ? Number(process.argv[i]) : d);
-  const out = only === 'decode' ? await benchDecode() : only === 'sustained' ? await benchSustained() : only === 'flight' ? await benchFlight(num(3, 1), num(4, 0.1)) : await benchAigp();
+  const out = only === 'decode' ? await benchDecode() : only === 'sustained' ? await benchSustained() : only === 'flight' ? await benchFlight(num(3, 1), process.argv[4] !== undefined ? num(4, 0.25) : undefined) : await benchAigp();
   console.log(JSON.stringify(out, null, 2));
 }
