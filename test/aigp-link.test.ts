@@ -18,9 +18,11 @@ import { startDaemon } from '../src/cli/run.js';
 import type { RejectKind, SensorSink } from '../src/daemon/transport.js';
 import type { CameraFrame, ImuSample } from '../src/tracts/io.js';
 import { AigpTransport, createAigpTransport } from '../src/transports/aigp/transport.js';
-import { common, highresFromImu, MavEncoder, minimal, parseDatagram, type MavPacket } from '../src/transports/aigp/mavlink.js';
-import { chunkJpeg } from '../src/transports/aigp/video.js';
-import { parseAigpTarget } from '../sim/serve/aigp.js';
+import { armDisarm, common, highresFromImu, MavEncoder, minimal, parseDatagram, type MavPacket } from '../src/transports/aigp/mavlink.js';
+import { chunkJpeg, VideoReassembler, type ReassembledFrame } from '../src/transports/aigp/video.js';
+import { AigpSimWire, parseAigpTarget } from '../sim/serve/aigp.js';
+import { SimServer } from '../sim/serve/loop.js';
+import { buildSim, RACE_DEFAULTS } from '../src/cli/race.js';
 
 const root = join(import.meta.dirname, '..');
 const silent = pino({ level: 'silent' });
@@ -424,3 +426,91 @@ describe('aigp link flies sim serve --aigp', () => {
     expect(health.failsafe).toBe('disarmed');
   }, 55_000);
 });
+
+describe('sim serve --aigp wire (the simulator side)', () => {
+  it('streams HEARTBEAT, HIGHRES_IMU (FLU → FRD) and chunked JPEG frames; takes rates + thrust, disarm and TIMESYNC', async () => {
+    const sim = buildSim({ ...RACE_DEFAULTS, track: 'warmup', laps: 1 });
+    const client = new FakeVehicle({ mavlink: 0, video: 0 });
+    await client.open();
+    const video = createSocket('udp4');
+    const chunks: Buffer[] = [];
+    video.on('message', (m) => chunks.push(m));
+    await new Promise<void>((r) => video.bind(0, '127.0.0.1', r));
+    const maxThrustN = 4 * sim.opts.vehicle.motorMaxThrustN;
+    const wire = new AigpSimWire(sim, { host: '127.0.0.1', mavlinkPort: client.sock.address().port, videoPort: video.address().port, maxThrustN });
+    const server = new SimServer(sim, wire, { laps: 1, seed: 1, realtimeFactor: 1 });
+    cleanup.push(async () => {
+      await wire.stop();
+      await client.close();
+      await new Promise<void>((r) => video.close(() => r()));
+    });
+    sim.arm(); // SimServer.run() arms; this test drives the wire without running the loop
+    await wire.start(server);
+    await until(() => client.of(minimal.Heartbeat).length >= 1, 2000, 'the simulator heartbeat');
+    expect(client.of(minimal.Heartbeat)[0]!.baseMode & 128).toBe(128); // armed
+
+    wire.imu({ stampS: 0.25, gyroRadS: [0.1, 0.2, 0.3], accelMS2: [0, 0, 9.81] });
+    const f = sim.renderFrame();
+    wire.frame({ ...f, stampS: 0.25 });
+    await until(() => client.of(common.HighresImu).length >= 1, 2000, 'HIGHRES_IMU');
+    const m = client.of(common.HighresImu)[0]!;
+    expect(m.timeUsec).toBe(250_000n);
+    expect([m.xgyro, m.ygyro, m.zgyro].map((v) => Math.round(v * 1e4) / 1e4)).toEqual([0.1, -0.2, -0.3]);
+    expect(Math.round(m.zacc * 100) / 100).toBe(-9.81);
+    expect(client.of(common.Attitude)).toHaveLength(1);
+
+    // the frame: reassembles to a 640×360 JPEG stamped with the frame's sim time
+    const frames: ReassembledFrame[] = [];
+    const r = new VideoReassembler((x) => frames.push(x), (k, d) => {
+      throw new Error(`${k}: ${d}`);
+    });
+    await until(() => {
+      for (const c of chunks.splice(0)) r.push(c);
+      return frames.length === 1;
+    }, 3000, 'the chunked frame');
+    expect(frames[0]!.simTimeNs).toBe(250_000_000n);
+    const img = jpeg.decode(frames[0]!.jpeg, { useTArray: true });
+    expect([img.width, img.height]).toEqual([640, 360]);
+
+    // commands in: rates FRD → FLU, thrust × maxThrustN; an attitude target is refused
+    const cmd = new common.SetAttitudeTarget();
+    cmd.typeMask = 128 as common.AttitudeTargetTypemask;
+    cmd.q = [1, 0, 0, 0];
+    cmd.thrust = 0.5;
+    cmd.bodyRollRate = 1;
+    cmd.bodyPitchRate = 0.5;
+    cmd.bodyYawRate = -2;
+    cmd.thrustBody = [0, 0, 0];
+    client.sock.send(client.enc.encode(cmd), wireAddress(wire), '127.0.0.1');
+    await until(() => server.commandsReceived === 1, 2000, 'the command');
+    sim.step(); // the flight controller takes it on the next physics step
+    expect(sim.fc.commandMode).toBe('rate');
+    expect(sim.fc.thrustSetpointN).toBeCloseTo(0.5 * maxThrustN, 6);
+    expect([...sim.fc.rateSetpointRadS]).toEqual([1, -0.5, 2]);
+    cmd.typeMask = 0 as common.AttitudeTargetTypemask;
+    client.sock.send(client.enc.encode(cmd), wireAddress(wire), '127.0.0.1');
+    await until(() => wire.counters.commandsRejected === 1, 2000, 'the refusal');
+    expect(server.commandsReceived).toBe(1);
+
+    // TIMESYNC: answered with the sim clock; disarm: acknowledged and handed to the server
+    const ts = new common.TimeSync();
+    ts.tc1 = 0n;
+    ts.ts1 = 42n;
+    client.sock.send(client.enc.encode(ts), wireAddress(wire), '127.0.0.1');
+    client.sock.send(client.enc.encode(armDisarm(false, 1, 1)), wireAddress(wire), '127.0.0.1');
+    await until(() => client.of(common.CommandAck).length === 1 && client.of(common.TimeSync).length === 1, 2000, 'the replies');
+    expect(client.of(common.TimeSync)[0]!.ts1).toBe(42n);
+    expect(client.of(common.CommandAck)[0]!).toMatchObject({ command: common.MavCmd.COMPONENT_ARM_DISARM, result: common.MavResult.ACCEPTED });
+    expect(server.clientDisarmed).toBe(true);
+    expect(sim.fc.armed).toBe(false);
+
+    // the end of the run: POWEROFF heartbeats
+    await wire.stop();
+    expect(client.of(minimal.Heartbeat).at(-1)!.systemStatus).toBe(minimal.MavState.POWEROFF);
+  });
+});
+
+/** The simulator wire's own MAVLink port (it sends from an ephemeral one; clients answer it). */
+function wireAddress(w: AigpSimWire): number {
+  return (w as unknown as { mav: Socket }).mav.address().port;
+}
