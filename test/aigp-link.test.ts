@@ -1,121 +1,20 @@
 /**
- * The AI Grand Prix link over real UDP sockets on loopback (ephemeral ports): against a scripted
- * vehicle socket (what arrives in the sink, what goes out on the wire, every malformed input
- * counted), and flying a lap of the warm-up track against `brainpilot sim serve --aigp` in a child
- * process while garbage of every kind is thrown at it.
+ * The AI Grand Prix link over real UDP sockets on loopback (ephemeral ports): the client transport
+ * against a scripted vehicle socket (what arrives in the sink, what goes out on the wire, every
+ * malformed input counted), and the simulator side of the wire against a scripted client. The lap
+ * flown end to end is in aigp-flight.test.ts.
  */
-import { spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import jpeg from 'jpeg-js';
-import { pino } from 'pino';
-import { parse as parseYaml } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/schema.js';
-import { startDaemon } from '../src/cli/run.js';
-import type { RejectKind, SensorSink } from '../src/daemon/transport.js';
-import type { CameraFrame, ImuSample } from '../src/tracts/io.js';
 import { AigpTransport, createAigpTransport } from '../src/transports/aigp/transport.js';
-import { armDisarm, common, highresFromImu, MavEncoder, minimal, parseDatagram, type MavPacket } from '../src/transports/aigp/mavlink.js';
+import { armDisarm, common, minimal } from '../src/transports/aigp/mavlink.js';
 import { chunkJpeg, VideoReassembler, type ReassembledFrame } from '../src/transports/aigp/video.js';
 import { AigpSimWire, parseAigpTarget } from '../sim/serve/aigp.js';
 import { SimServer } from '../sim/serve/loop.js';
 import { buildSim, RACE_DEFAULTS } from '../src/cli/race.js';
-
-const root = join(import.meta.dirname, '..');
-const silent = pino({ level: 'silent' });
-const INTR = { width: 640, height: 360, fx: 320, fy: 320, cx: 320, cy: 180 };
-const MOUNT = { tiltUpRad: (20 * Math.PI) / 180, posFluM: [0, 0, 0] as [number, number, number] };
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
-/** A 640×360 JPEG: a bright square on grey (seeded by `shade`). */
-function testJpeg(shade = 90): Uint8Array {
-  const rgba = new Uint8Array(640 * 360 * 4);
-  for (let y = 0; y < 360; y++)
-    for (let x = 0; x < 640; x++) {
-      const i = (y * 640 + x) * 4;
-      const inSq = x > 200 && x < 440 && y > 80 && y < 280;
-      rgba[i] = inSq ? 250 : shade;
-      rgba[i + 1] = inSq ? 120 : shade;
-      rgba[i + 2] = inSq ? 20 : shade;
-      rgba[i + 3] = 255;
-    }
-  return new Uint8Array(jpeg.encode({ data: rgba, width: 640, height: 360 }, 85).data);
-}
-
-class RecordingSink implements SensorSink {
-  imus: ImuSample[] = [];
-  frames: CameraFrame[] = [];
-  rejects: { kind: RejectKind; detail: string }[] = [];
-  links: boolean[] = [];
-  imu(s: ImuSample) {
-    this.imus.push(s);
-  }
-  frame(f: CameraFrame) {
-    this.frames.push(f);
-  }
-  tick() {}
-  reject(kind: RejectKind, detail: string) {
-    this.rejects.push({ kind, detail });
-  }
-  linkState(up: boolean) {
-    this.links.push(up);
-  }
-  kinds(): string[] {
-    return this.rejects.map((r) => r.kind);
-  }
-}
-
-/** The far side, scripted: a UDP socket speaking as vehicle 1/1. */
-class FakeVehicle {
-  sock!: Socket;
-  enc = new MavEncoder(1, 1);
-  got: MavPacket[] = [];
-  bad: string[] = [];
-  constructor(readonly ports: { mavlink: number; video: number }) {}
-  async open(): Promise<void> {
-    this.sock = createSocket('udp4');
-    this.sock.on('message', (m) => parseDatagram(m, (p) => this.got.push(p), (e) => this.bad.push(e)));
-    await new Promise<void>((r) => this.sock.bind(0, '127.0.0.1', r));
-  }
-  mav(buf: Buffer): void {
-    this.sock.send(buf, this.ports.mavlink, '127.0.0.1');
-  }
-  msg(m: Parameters<MavEncoder['encode']>[0]): void {
-    this.mav(this.enc.encode(m));
-  }
-  heartbeat(armed = true, status = minimal.MavState.ACTIVE): void {
-    const h = new minimal.Heartbeat();
-    h.type = minimal.MavType.QUADROTOR;
-    h.autopilot = minimal.MavAutopilot.GENERIC;
-    h.baseMode = (armed ? 128 : 0) as minimal.MavModeFlag;
-    h.systemStatus = status;
-    h.mavlinkVersion = 3;
-    this.msg(h);
-  }
-  video(buf: Buffer): void {
-    this.sock.send(buf, this.ports.video, '127.0.0.1');
-  }
-  of<T>(cls: new () => T): T[] {
-    return this.got.map((p) => p.message).filter((m): m is T & NonNullable<typeof m> => m instanceof cls);
-  }
-  close(): Promise<void> {
-    return new Promise((r) => this.sock.close(() => r()));
-  }
-}
-
-const imuMsg = (tS: number, acc: [number, number, number] = [0, 0, 9.81], gyro: [number, number, number] = [0, 0, 0]) =>
-  highresFromImu({ stampS: tS, accelMS2: acc, gyroRadS: gyro });
+import { FakeVehicle, imuMsg, INTR, MOUNT, RecordingSink, silent, sleep, testJpeg, until } from './aigp-helpers.js';
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -338,93 +237,6 @@ describe('aigp transport against a scripted vehicle', () => {
     expect(() => parseAigpTarget('127.0.0.1:0')).toThrow(/expected host\[:mavlinkPort\[:videoPort\]\].*got "127.0.0.1:0"/);
     expect(() => parseAigpTarget('udp://x')).toThrow(/--aigp/);
   });
-});
-
-describe('aigp link flies sim serve --aigp', () => {
-  it('completes a lap of the warm-up track over UDP while garbage of every kind is dropped and counted', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'brainpilot-aigp-'));
-    // the shipped config/aigp-vq.yaml, on the warm-up map and ephemeral ports
-    const shipped = parseYaml(readFileSync(join(root, 'config', 'aigp-vq.yaml'), 'utf8')) as Record<string, Record<string, unknown>>;
-    const cfg = parseConfig({
-      ...shipped,
-      track: { ...shipped['track'], map: 'warmup' },
-      // two cores shared with the other test files (hence also --realtime 0.4): a stall of this
-      // process reads as IMU age to the daemon, so allow more than the shipped 0.25 s before the
-      // failsafe disarms (the failsafe itself is tested in steering.test.ts)
-      failsafe: { ...shipped['failsafe'], imuTimeoutS: 0.5 },
-      log: { level: 'warn', healthIntervalS: 0 },
-      transport: { ...shipped['transport'], mavlinkBind: '127.0.0.1:0', videoBind: '127.0.0.1:0' },
-    });
-    const h = await startDaemon(cfg, silent);
-    const link = h.transport as AigpTransport;
-    const { mavlink, video } = link.ports();
-    const json = join(dir, 'serve.json');
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'sim', 'serve', '--aigp', `127.0.0.1:${mavlink}:${video}`, '--track', 'warmup', '--laps', '1', '--seed', '1', '--realtime', '0.4', '--json', json],
-      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BRAINPILOT_LOG: 'warn' } },
-    );
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    cleanup.push(async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await h.daemon.stop('test end');
-    });
-
-    // the guard's mode over the flight, for the failure message
-    const modes: string[] = [];
-    const modeTimer = setInterval(() => {
-      const m = h.pipeline.telemetry().guardMode;
-      if (modes.at(-1) !== m) modes.push(m);
-    }, 20);
-    cleanup.push(async () => clearInterval(modeTimer));
-
-    // once flying, throw one of each kind of garbage at both ports from a stranger's socket
-    await until(() => h.daemon.health().totals.frames >= 10, 20_000, 'frames through the link').catch((e: Error) => {
-      throw new Error(`${e.message}; sim serve said: ${stderr.slice(-1500)}`);
-    });
-    const v = new FakeVehicle({ mavlink, video });
-    await v.open();
-    cleanup.push(() => v.close());
-    const good = v.enc.encode(imuMsg(0.5));
-    const crc = Buffer.from(good);
-    crc[12]! ^= 0x01;
-    v.mav(crc);
-    v.mav(good.subarray(0, 20));
-    v.msg(imuMsg(1e6, [NaN, 0, 0]));
-    v.msg(imuMsg(0.001)); // long before the newest sample
-    const j = testJpeg();
-    const c = chunkJpeg(0xfffff000, j, 1n, 1400);
-    v.video(c[0]!.subarray(0, 50));
-    v.video(Buffer.concat([c[1]!, Buffer.alloc(1)]));
-    // not a JPEG (stamped far ahead: a failed frame must not raise the bar for the real ones); sent a
-    // few times, as one arriving while both decode slots are busy is dropped before decoding
-    for (let k = 0; k < 5; k++) {
-      for (const x of chunkJpeg(0xfffff010 + k, new Uint8Array(3000).fill(1), 10n ** 15n + BigInt(k), 1400)) v.video(x);
-      await sleep(60);
-    }
-    v.video(chunkJpeg(0xfffff002, j, 10n ** 15n, 1400)[0]!);
-    for (const x of c) v.video(x); // a good JPEG, stamped 1 ns: older than the flight's frames
-
-    const why = await h.finished;
-    const code = await exited;
-    expect(why).toMatch(/POWEROFF/);
-    const result = JSON.parse(readFileSync(json, 'utf8')) as { completed: boolean; laps: { gatesPassed: number; gatesTotal: number }[]; crashes: number };
-    const health = h.daemon.health();
-    const why2 = JSON.stringify({ modes, drops: health.drops, totals: health.totals, transport: health.transport, sim: stderr.slice(-1500) });
-    expect({ completed: result.completed, crashes: result.crashes, gates: result.laps[0]?.gatesPassed }, why2).toEqual({ completed: true, crashes: 0, gates: 4 });
-    expect(code).toBe(0);
-    expect(health.totals.imu).toBeGreaterThan(3000);
-    expect(health.totals.frames).toBeGreaterThan(50);
-    expect(health.totals.commands).toBeGreaterThan(500);
-    expect(health.drops.malformed).toBeGreaterThanOrEqual(4);
-    expect(health.drops['non-finite']).toBeGreaterThanOrEqual(1);
-    expect(health.drops.time).toBeGreaterThanOrEqual(2);
-    expect(health.drops.decode).toBeGreaterThanOrEqual(1);
-    expect(health.drops.incomplete).toBeGreaterThanOrEqual(1);
-    expect(health.failsafe).toBe('disarmed');
-  }, 55_000);
 });
 
 describe('sim serve --aigp wire (the simulator side)', () => {
