@@ -222,6 +222,16 @@ describe('aigp transport against a scripted vehicle', () => {
     expect(() => parseConfig({ transport: { kind: 'aigp', heartbeatHz: 1 } })).toThrow(/transport.heartbeatHz: got 1/);
   });
 
+  it('reports the link down when the vehicle HEARTBEAT stops, and up again when it returns', async () => {
+    const { sink, v } = await openLink({ linkTimeoutS: 0.3 });
+    v.heartbeat();
+    await until(() => sink.links.length === 1, 2000, 'link up');
+    await until(() => sink.links.length === 2, 2000, 'link down');
+    v.heartbeat();
+    await until(() => sink.links.length === 3, 2000, 'link up again');
+    expect(sink.links).toEqual([true, false, true]);
+  });
+
   it('a port already taken is a clear error naming the socket and the address', async () => {
     const { t } = await openLink();
     const taken = t.ports().mavlink;
