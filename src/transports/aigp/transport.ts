@@ -84,6 +84,7 @@ export class AigpTransport implements Transport {
   // commands
   private pending: CtbrCommand | null = null;
   private lastSendMs = -Infinity;
+  private slotTimer: NodeJS.Timeout | null = null;
   private disarmed = false;
   private disarmAck: (() => void) | null = null;
   private timesyncSentNs = -1n;
@@ -146,7 +147,6 @@ export class AigpTransport implements Transport {
       this.timers.push(t);
     };
     every(1000 / this.o.heartbeatHz, () => this.sendHeartbeat());
-    every(1000 / this.o.commandRateHz, () => this.flush());
     every(1000, () => this.sendTimesync());
     every(100, () => {
       this.reasm.expire();
@@ -162,14 +162,19 @@ export class AigpTransport implements Transport {
       return;
     }
     this.pending = cmd;
-    // send at once when the rate allows (lowest latency); otherwise the rate timer sends the newest
-    if (performance.now() - this.lastSendMs >= 1000 / this.o.commandRateHz - 0.5) this.flush();
+    // send at once when the rate allows; otherwise the newest command goes out the moment the next
+    // slot opens (never faster than commandRateHz, never later than needed)
+    const waitMs = this.lastSendMs + 1000 / this.o.commandRateHz - performance.now();
+    if (waitMs <= 0) this.flush();
+    else if (!this.slotTimer) this.slotTimer = setTimeout(() => this.flush(), waitMs);
   }
 
   async disarm(reason: string): Promise<void> {
     if (this.closed) return;
     this.disarmed = true;
     this.pending = null;
+    if (this.slotTimer) clearTimeout(this.slotTimer);
+    this.slotTimer = null;
     if (!this.peer) {
       this.o.log.warn({ reason }, 'aigp: disarm requested but no vehicle has been heard; nothing to disarm');
       return;
@@ -196,6 +201,8 @@ export class AigpTransport implements Transport {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
+    if (this.slotTimer) clearTimeout(this.slotTimer);
+    this.slotTimer = null;
     await Promise.all([this.mav, this.video].map((s) => (s ? new Promise<void>((r) => s.close(() => r())) : undefined)));
     this.mav = this.video = null;
     this.sink = null;
@@ -345,6 +352,8 @@ export class AigpTransport implements Transport {
   // --- outbound ------------------------------------------------------------------------------------
 
   private flush(): void {
+    if (this.slotTimer) clearTimeout(this.slotTimer);
+    this.slotTimer = null;
     const cmd = this.pending;
     if (!cmd || this.disarmed) return;
     this.pending = null;
