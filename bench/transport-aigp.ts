@@ -226,13 +226,16 @@ export async function benchFlight(realtimeFactor = 1, imuTimeoutS?: number): Pro
     lapTimeS: result?.totalTimeS ?? null,
     crashes: result?.crashes ?? null,
     frameToWireMs: link.frameToWireMs(),
+    frameToPipelineMs: link.frameToPipelineMs(),
     daemonFrameToCommandMs: { p50OfWindows: pct(wins.map((l) => l.p50), 0.5), worstWindowP99: Math.max(...wins.map((l) => l.p99)) },
     framesDecoded: c['framesDecoded'],
     commandsSent: c['commandsSent'],
     drops: health.drops,
     loadAvg1m: loadavg()[0],
     eventLoopDelayMs: { p99: Math.round(loop.percentile(99) / 1e4) / 100, max: Math.round(loop.max / 1e4) / 100 },
-    note: 'frameToWire = last video chunk in → first SET_ATTITUDE_TARGET out after the frame reached the pipeline: JPEG decode (worker) + pipeline + the daemon command clock (100 Hz) + the 90 Hz send limit',
+    note:
+      'frameToWire = last video chunk in → first SET_ATTITUDE_TARGET out after the frame reached the pipeline: JPEG decode (worker) + pipeline + the daemon command clock (100 Hz) + the 90 Hz send limit; ' +
+      'frameToPipeline = last video chunk in → frame handed to the pipeline (the decode share); daemonFrameToCommand = frame handed over → next command (the daemon health line)',
   };
 }
 

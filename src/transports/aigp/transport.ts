@@ -95,6 +95,9 @@ export class AigpTransport implements Transport {
   private frameInMs = NaN;
   private readonly latMs = new Float64Array(1024);
   private latN = 0;
+  // last chunk in → frame handed to the pipeline (reassembly + decode queue + decode + hand-over)
+  private readonly deliverMs = new Float64Array(1024);
+  private deliverN = 0;
   private readonly c = {
     mavPackets: 0,
     mavIgnored: 0,
@@ -215,10 +218,12 @@ export class AigpTransport implements Transport {
    * the last 1024 frames.
    */
   frameToWireMs(): { p50: number; p99: number; n: number } {
-    const n = Math.min(this.latN, this.latMs.length);
-    const a = Array.from(this.latMs.subarray(0, n)).sort((x, y) => x - y);
-    const q = (p: number): number => (n ? Math.round(a[Math.min(n - 1, Math.floor(p * n))]! * 1000) / 1000 : NaN);
-    return { p50: q(0.5), p99: q(0.99), n };
+    return quantiles(this.latMs, this.latN);
+  }
+
+  /** Wall ms from a frame's last chunk arriving to its hand-over to the pipeline (the decode's share). */
+  frameToPipelineMs(): { p50: number; p99: number; n: number } {
+    return quantiles(this.deliverMs, this.deliverN);
   }
 
   counters(): Record<string, number> {
@@ -330,6 +335,7 @@ export class AigpTransport implements Transport {
       return sink.reject('encoding', `video frame ${f.frameId}: JPEG is ${r.width}×${r.height}, the camera config says ${k.width}×${k.height}`);
     if (r.data.length !== k.width * k.height * 3) return sink.reject('decode', `video frame ${f.frameId}: decoded ${r.data.length} bytes, expected ${k.width * k.height * 3}`);
     this.c.framesDecoded++;
+    this.deliverMs[this.deliverN++ % this.deliverMs.length] = performance.now() - f.completedMs;
     if (Number.isNaN(this.frameInMs)) this.frameInMs = f.completedMs;
     const stampS = Number(f.simTimeNs) / 1e9;
     // arrival on the sensor clock: the newest IMU stamp aged by the wall time since it came
@@ -424,6 +430,13 @@ export class AigpTransport implements Transport {
   private nowNs(): bigint {
     return BigInt(Math.round((performance.now() - this.t0Ms) * 1e6));
   }
+}
+
+function quantiles(ring: Float64Array, count: number): { p50: number; p99: number; n: number } {
+  const n = Math.min(count, ring.length);
+  const a = Array.from(ring.subarray(0, n)).sort((x, y) => x - y);
+  const q = (p: number): number => (n ? Math.round(a[Math.min(n - 1, Math.floor(p * n))]! * 1000) / 1000 : NaN);
+  return { p50: q(0.5), p99: q(0.99), n };
 }
 
 function sleep(ms: number): Promise<void> {
