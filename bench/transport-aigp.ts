@@ -8,7 +8,8 @@
  *    with frame→command latency measured wire to wire (last chunk in → next SET_ATTITUDE_TARGET out)
  *    and inside the daemon (frame delivered → next command).
  *
- * Run standalone: `npx tsx bench/transport-aigp.ts [decode|sustained|flight]`, or call `benchAigp()`.
+ * Run standalone: `npx tsx bench/transport-aigp.ts [decode|sustained|sustained30|flight [realtimeFactor [imuTimeoutS]]]`,
+ * or call `benchAigp()`.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -240,12 +241,18 @@ export async function benchFlight(realtimeFactor = 1, imuTimeoutS?: number): Pro
 }
 
 export async function benchAigp(): Promise<Record<string, unknown>> {
-  return { decode: await benchDecode(), sustained: await benchSustained(), flight: await benchFlight() };
+  return {
+    decode: await benchDecode(),
+    sustained: await benchSustained(),
+    // the VQ camera's own rate, with the shipped single decode worker
+    sustainedVq30Hz: await benchSustained(3, 1000, 30, 1),
+    flight: await benchFlight(),
+  };
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const only = process.argv[2];
   const num = (i: number, d: number): number => (process.argv[i] !== undefined ? Number(process.argv[i]) : d);
-  const out = only === 'decode' ? await benchDecode() : only === 'sustained' ? await benchSustained() : only === 'flight' ? await benchFlight(num(3, 1), process.argv[4] !== undefined ? num(4, 0.25) : undefined) : await benchAigp();
+  const out = only === 'decode' ? await benchDecode() : only === 'sustained' ? await benchSustained() : only === 'sustained30' ? await benchSustained(3, 1000, 30, 1) : only === 'flight' ? await benchFlight(num(3, 1), process.argv[4] !== undefined ? num(4, 0.25) : undefined) : await benchAigp();
   console.log(JSON.stringify(out, null, 2));
 }

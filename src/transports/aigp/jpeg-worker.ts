@@ -108,10 +108,13 @@ export class JpegWorkers {
    * Encode and decode one blank width×height image on every worker: the first call into jpeg-js
    * is several times slower (JIT, tables), and it should not land on the first frame in flight.
    */
-  async warmUp(width: number, height: number): Promise<void> {
+  async warmUp(width: number, height: number, rounds = 3): Promise<void> {
     const n = this.workers.length;
-    const enc = await Promise.all(Array.from({ length: n }, () => this.encode(new Uint8Array(width * height * 4).fill(128), width, height, 85)));
-    await Promise.all(enc.map((r) => (r.ok ? this.decode(r.data, ((width * height) / 1e6) * 4) : undefined)));
+    for (let k = 0; k < rounds; k++) {
+      // textured, not flat: a flat image leaves the Huffman and IDCT paths of real frames cold
+      const enc = await Promise.all(Array.from({ length: n }, () => this.encode(texture(width, height, k), width, height, 85)));
+      await Promise.all(enc.map((r) => (r.ok ? this.decode(r.data, ((width * height) / 1e6) * 4) : undefined)));
+    }
   }
 
   async close(): Promise<void> {
@@ -160,4 +163,24 @@ export class JpegWorkers {
 function own(u8: Uint8Array): ArrayBuffer {
   if (u8.byteOffset === 0 && u8.byteLength === u8.buffer.byteLength && u8.buffer instanceof ArrayBuffer) return u8.buffer;
   return u8.slice().buffer;
+}
+
+/** A deterministic RGBA test pattern: gradients, edges and a little noise, like a camera view. */
+function texture(width: number, height: number, seed: number): Uint8Array {
+  const out = new Uint8Array(width * height * 4);
+  let r = (seed * 2654435761) >>> 0 || 1;
+  for (let y = 0, i = 0; y < height; y++) {
+    for (let x = 0; x < width; x++, i += 4) {
+      r ^= r << 13;
+      r ^= r >>> 17;
+      r ^= r << 5;
+      const n = (r >>> 0) & 15;
+      const edge = ((x >> 5) + (y >> 5)) & 1 ? 60 : 0;
+      out[i] = ((x * 255) / width + edge + n) & 255;
+      out[i + 1] = ((y * 255) / height + n) & 255;
+      out[i + 2] = (128 + edge - n) & 255;
+      out[i + 3] = 255;
+    }
+  }
+  return out;
 }
