@@ -158,7 +158,7 @@ sim
   .command('serve')
   .description('run the built-in simulator as a server on a wire protocol, until the laps are flown or the drone crashes')
   .option('--zmq <endpoint>', 'ZeroMQ: bind here (e.g. tcp://127.0.0.1:5555)')
-  .option('--aigp [host]', 'AI Grand Prix VQ wire: MAVLink v2 to <host>:14550 and chunked JPEG to <host>:5600 (default 127.0.0.1)')
+  .option('--aigp [host]', 'AI Grand Prix VQ wire: MAVLink v2 to <host>:14550 and chunked JPEG to <host>:5600 (default 127.0.0.1; other ports: host:mavlinkPort:videoPort)')
   .option('--ros2', 'a ROS 2 node publishing Image + Imu and taking commands (needs a sourced ROS 2)')
   .option('--msp [port]', 'the sim FC as a Betaflight MSP flight controller on tcp:127.0.0.1:<port> (default 5761)')
   .option('--betaflight-sitl [host]', 'physics for a Betaflight SITL binary: UDP 9001-9004 on <host> (default 127.0.0.1)')

@@ -31,8 +31,10 @@ export async function createTransport(cfg: TransportConfig, ctx: TransportContex
     }
     case 'ros2':
       return createRos2(cfg, ctx);
-    case 'aigp':
-      return notYet(cfg.kind);
+    case 'aigp': {
+      const { createAigpTransport } = await import('../transports/aigp/transport.js');
+      return createAigpTransport(cfg, ctx);
+    }
     case 'betaflight':
       return createBetaflight(cfg, ctx);
     case 'px4':
@@ -43,10 +45,6 @@ export async function createTransport(cfg: TransportConfig, ctx: TransportContex
       throw new Error(`unknown transport ${JSON.stringify(never)}`);
     }
   }
-}
-
-function notYet(kind: string): never {
-  throw new Error(`transport "${kind}" is not available in this version of brainpilot`);
 }
 
 async function createSim(cfg: Of<'sim'>, ctx: TransportContext): Promise<Transport> {

@@ -124,6 +124,8 @@ const aigpTransport = z.strictObject({
   heartbeatHz: z.number().min(2).max(10).default(2),
   systemId: z.number().int().min(1).max(255).default(255),
   componentId: z.number().int().min(0).max(255).default(190),
+  /** JPEG decode worker threads: 1 keeps up with the VQ's 30 Hz; 2 for 120 Hz cameras. */
+  decodeWorkers: z.number().int().min(1).max(8).default(1),
 });
 
 const betaflightTransport = z.strictObject({
