@@ -14,7 +14,8 @@ import type { CameraIntrinsics, CameraMount } from '../tracts/io.js';
 import { loadTrack } from '../../sim/track.js';
 import { loadVehicle } from '../../sim/vehicle.js';
 import { readLearnedState } from './race.js';
-import { createTransport, type TransportContext } from './transports.js';
+import { createFrameTransport, createTransport, type TransportContext } from './transports.js';
+import { CompositeTransport } from '../daemon/composite.js';
 import type { Transport } from '../daemon/transport.js';
 
 const DEG = Math.PI / 180;
@@ -71,7 +72,12 @@ export async function startDaemon(cfg: BrainpilotConfig, log: Logger): Promise<R
   }
   const cam = cameraFor(cfg);
   const ctx: TransportContext = { log: log.child({ module: 'transport' }), config: cfg, vehicle: pipeline.cfg.vehicle, ...cam };
-  const transport = await createTransport(cfg.transport, ctx);
+  let transport = await createTransport(cfg.transport, ctx);
+  if (cfg.frames) {
+    // the FC link carries no camera: frames come from their own source (config `frames:`)
+    const camera = await createFrameTransport(cfg.frames, ctx);
+    transport = new CompositeTransport(transport, camera);
+  }
   const daemon = new Daemon({ controller: pipeline, transport, log, rateHz: cfg.control.rateHz, healthIntervalS: cfg.log.healthIntervalS });
   await daemon.start();
   const finished = (async () => {

@@ -21,6 +21,19 @@ export interface TransportContext {
 
 type Of<K extends TransportConfig['kind']> = Extract<TransportConfig, { kind: K }>;
 
+/**
+ * The camera side of a composite link (config `frames:`): a ZeroMQ or ROS 2 transport whose frames
+ * are used and whose IMU (if any) is ignored; the FC transport owns the commands.
+ */
+export async function createFrameTransport(frames: NonNullable<BrainpilotConfig['frames']>, ctx: TransportContext): Promise<Transport> {
+  const { transportSchema } = await import('../config/schema.js');
+  if (frames.kind === 'zmq') return createTransport(transportSchema.parse({ kind: 'zmq', endpoint: frames.endpoint }), ctx);
+  return createTransport(
+    transportSchema.parse({ kind: 'ros2', imageTopic: frames.imageTopic, compressed: frames.compressed, cameraInfoTopic: frames.cameraInfoTopic }),
+    ctx,
+  );
+}
+
 export async function createTransport(cfg: TransportConfig, ctx: TransportContext): Promise<Transport> {
   switch (cfg.kind) {
     case 'sim':
@@ -160,11 +173,13 @@ async function createRos2(cfg: Of<'ros2'>, ctx: TransportContext): Promise<Trans
 async function createBetaflight(cfg: Of<'betaflight'>, ctx: TransportContext): Promise<Transport> {
   const { BetaflightTransport } = await import('../../firmware-bridge/betaflight/transport.js');
   const auxUs = Array.from({ length: cfg.channelCount - 4 }, (_, i) => (i === cfg.armAux - 1 ? cfg.disarmUs : (cfg.auxUs[i] ?? 1000)));
-  ctx.log.warn(
-    { link: cfg.link },
-    'betaflight: camera frames do not come over MSP and no frame source is composed in yet: ' +
-      'without frames the guard levels, descends and disarms',
-  );
+  if (ctx.config.frames === null) {
+    ctx.log.warn(
+      { link: cfg.link },
+      'betaflight: camera frames do not come over MSP and the config names no `frames:` source: ' +
+        'without frames the guard levels, descends and disarms',
+    );
+  }
   return new BetaflightTransport({
     link: cfg.link,
     bridge: {
