@@ -13,6 +13,10 @@ import { benchPipeline } from './pipeline.js';
 import { benchColliculus } from './colliculus.js';
 import { benchInProcess } from './transports.js';
 import { benchRos2 } from './ros2.js';
+import { benchZmq } from './transport-zmq.js';
+import { benchAigp } from './transport-aigp.js';
+import { benchMavlink } from './mavlink.js';
+import { benchBetaflightLoop } from './betaflight-loop.js';
 
 const outDir = join(packageRoot(), 'bench', 'results');
 mkdirSync(outDir, { recursive: true });
@@ -28,9 +32,10 @@ function write(name: string, data: Record<string, unknown>): void {
 const only = process.argv[2];
 const benches: Record<string, () => Promise<Record<string, unknown>> | Record<string, unknown>> = {
   sim: benchSim,
-  bridges: () => ({ msp: benchMsp() as Record<string, unknown> }),
+  bridges: async () => ({ msp: benchMsp() as Record<string, unknown>, mavlink: benchMavlink(), betaflightLoop: await benchBetaflightLoop() }),
   learn: benchLearn,
-  transports: async () => ({ inProcess: benchInProcess() }),
+  // frame-to-command latency per link, JPEG decode, sustained 120 Hz camera + 1 kHz IMU
+  transports: async () => ({ inProcess: benchInProcess(), zmq: await benchZmq(), aigp: await benchAigp() }),
   pipeline: async () => ({ ...(await benchPipeline()), colliculusStandalone: benchColliculus() as unknown as Record<string, unknown> }),
   ros2: benchRos2,
 };

@@ -26,7 +26,7 @@ import { startDaemon } from '../src/cli/run.js';
 import { parseConfig } from '../src/config/schema.js';
 import type { RejectKind, SensorSink } from '../src/daemon/transport.js';
 import { packageRoot } from '../src/paths.js';
-import { JpegWorkers } from '../src/transports/aigp/jpeg-worker.js';
+import { jpegCodec, SharpJpeg, JpegWorkers } from '../src/transports/aigp/jpeg-worker.js';
 import { highresFromImu, MavEncoder } from '../src/transports/aigp/mavlink.js';
 import { AigpTransport } from '../src/transports/aigp/transport.js';
 import { chunkJpeg } from '../src/transports/aigp/video.js';
@@ -85,7 +85,23 @@ export async function benchDecode(n = 60): Promise<Record<string, unknown>> {
     inWorker.push(r.ms);
   }
   await w.close();
+  // what the link uses when sharp's native binary loads (libjpeg-turbo on libuv's pool)
+  const sc = jpegCodec(1);
+  await sc.warmUp(640, 360);
+  const sharpMs: number[] = [];
+  const scpu0 = process.cpuUsage();
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const r = await sc.decode(j, 1);
+    if (!r.ok) throw new Error(`decode failed: ${r.error}`);
+    sharpMs.push(performance.now() - t0);
+  }
+  const scpu = process.cpuUsage(scpu0);
+  await sc.close();
   return {
+    codec: sc instanceof SharpJpeg ? 'sharp (libjpeg-turbo)' : 'jpeg-js (sharp did not load)',
+    decodeMs: { p50: pct(sharpMs, 0.5), p99: pct(sharpMs, 0.99), cpuMsMean: Math.round((scpu.user + scpu.system) / n) / 1000 },
+    jpegJs: 'the fallback when sharp does not load: figures below',
     jpegBytes: j.length,
     frames: n,
     inThreadMs: { p50: pct(inThread, 0.5), p99: pct(inThread, 0.99) },

@@ -21,7 +21,7 @@ import {
   type MavPacket,
 } from '../../src/transports/aigp/mavlink.js';
 import { chunkJpeg } from '../../src/transports/aigp/video.js';
-import { JpegWorkers } from '../../src/transports/aigp/jpeg-worker.js';
+import { jpegCodec } from '../../src/transports/aigp/jpeg-worker.js';
 import type { Sim } from '../world.js';
 import type { SimServer, SimWire } from './loop.js';
 
@@ -50,7 +50,7 @@ export class AigpSimWire implements SimWire {
   private video: Socket | null = null;
   private server: SimServer | null = null;
   private readonly enc: MavEncoder;
-  private readonly encoder = new JpegWorkers(1);
+  private readonly encoder = jpegCodec(1);
   private encoding = false;
   private next: { rgba: Uint8Array; width: number; height: number; simTimeNs: bigint } | null = null;
   private readonly spare: Uint8Array[] = [];

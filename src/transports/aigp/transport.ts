@@ -16,7 +16,7 @@ import type { TransportConfig } from '../../config/schema.js';
 import type { CameraFrame, CameraIntrinsics, CameraMount, CtbrCommand, FlightCommand } from '../../tracts/io.js';
 import { armDisarm, attitudeTargetFromCtbr, clientHeartbeat, common, imuFromHighres, MavEncoder, minimal, parseDatagram, type MavPacket } from './mavlink.js';
 import { VideoReassembler, type ReassembledFrame } from './video.js';
-import { JpegWorkers, type JpegResult } from './jpeg-worker.js';
+import { jpegCodec, type JpegCodec, type JpegResult } from './jpeg-worker.js';
 
 export interface HostPort {
   host: string;
@@ -89,7 +89,7 @@ export class AigpTransport implements Transport {
   private disarmAck: (() => void) | null = null;
   private timesyncSentNs = -1n;
   private closed = false;
-  private readonly decoders: JpegWorkers;
+  private readonly decoders: JpegCodec;
   private delivery: Promise<void> = Promise.resolve();
   // wire-to-wire latency: last chunk of a frame in → the first SET_ATTITUDE_TARGET out after its delivery
   private frameInMs = NaN;
@@ -123,7 +123,7 @@ export class AigpTransport implements Transport {
     this.name = `aigp (MAVLink ${o.mavlinkBind.host}:${o.mavlinkBind.port}, video ${o.videoBind.host}:${o.videoBind.port})`;
     this.ended = new Promise((r) => (this.resolveEnded = r));
     this.enc = new MavEncoder(o.systemId, o.componentId);
-    this.decoders = new JpegWorkers(o.decodeWorkers ?? 1);
+    this.decoders = jpegCodec(o.decodeWorkers ?? 1);
     this.reasm = new VideoReassembler(
       (f) => this.onJpeg(f),
       (kind, detail) => this.sink?.reject(kind, detail),
