@@ -136,8 +136,8 @@ export function benchMsp(): object {
     wholeBuffer: timeDecoder(traffic.bytes, traffic.bytes.length, 3),
   };
   const fuzz = {
-    clean: runMspFuzz({ seed: 20260611, items: 20_000, adversarial: false }),
-    adversarial: runMspFuzz({ seed: 7, items: 20_000, adversarial: true }),
+    clean: runMspFuzz({ seed: 20260611, items: 200_000, adversarial: false }),
+    adversarial: runMspFuzz({ seed: 7, items: 200_000, adversarial: true }),
   };
   return {
     decode,

@@ -17,6 +17,7 @@ import { benchZmq } from './transport-zmq.js';
 import { benchAigp } from './transport-aigp.js';
 import { benchMavlink } from './mavlink.js';
 import { benchBetaflightLoop } from './betaflight-loop.js';
+import { runSitlServoFuzz } from './sitl-fuzz.js';
 
 const outDir = join(packageRoot(), 'bench', 'results');
 mkdirSync(outDir, { recursive: true });
@@ -32,7 +33,7 @@ function write(name: string, data: Record<string, unknown>): void {
 const only = process.argv[2];
 const benches: Record<string, () => Promise<Record<string, unknown>> | Record<string, unknown>> = {
   sim: benchSim,
-  bridges: async () => ({ msp: benchMsp() as Record<string, unknown>, mavlink: benchMavlink(), betaflightLoop: await benchBetaflightLoop() }),
+  bridges: async () => ({ msp: benchMsp() as Record<string, unknown>, mavlink: benchMavlink(), sitlServoFuzz: runSitlServoFuzz(), betaflightLoop: await benchBetaflightLoop() }),
   learn: benchLearn,
   // frame-to-command latency per link, JPEG decode, sustained 120 Hz camera + 1 kHz IMU
   transports: async () => ({ inProcess: benchInProcess(), zmq: await benchZmq(), aigp: await benchAigp() }),

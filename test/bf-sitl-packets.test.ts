@@ -294,3 +294,14 @@ describe('FdmClock', () => {
     expect(clock.next(0.03)).toBeCloseTo(5.0501, 9);
   });
 });
+
+describe('servo datagram fuzz (seeded, small; bench/sitl-fuzz.ts runs 2e5)', () => {
+  it('accepts every valid packet, rejects the rest, never throws, never passes a value outside 0..1', async () => {
+    const { runSitlServoFuzz } = await import('../bench/sitl-fuzz.js');
+    const r = runSitlServoFuzz(5000, 3);
+    expect(r['exceptions']).toBe(0);
+    expect(r['outOfRangeAccepted']).toBe(0);
+    expect(r['acceptedValid']).toBe(r['valid']);
+    expect(r['rejected']).toBeGreaterThanOrEqual(r['wrongSize']! + r['nonFinite']!);
+  });
+});

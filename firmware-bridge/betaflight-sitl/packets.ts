@@ -176,6 +176,20 @@ export function decodeServoPacket(buf: Uint8Array): ServoPacket {
   return { motorSpeed: [b.readFloatLE(0), b.readFloatLE(4), b.readFloatLE(8), b.readFloatLE(12)] };
 }
 
+/**
+ * A servo datagram as it arrives from the SITL → normalised motor commands 0..1 in brainpilot's order, or
+ * null when it is not one (wrong size, NaN, a value no propeller should be spun with). Never throws.
+ */
+export function servoDatagramMotors(m: Uint8Array): [number, number, number, number] | null {
+  if (m.length !== SERVO_PACKET_SIZE) return null;
+  const motors = servoPacketToMotors(decodeServoPacket(m));
+  for (let i = 0; i < 4; i++) {
+    const v = motors[i]!;
+    if (!(Number.isFinite(v) && v >= -1e-6 && v <= 1 + 1e-6)) return null;
+  }
+  return [Math.min(1, Math.max(0, motors[0])), Math.min(1, Math.max(0, motors[1])), Math.min(1, Math.max(0, motors[2])), Math.min(1, Math.max(0, motors[3]))];
+}
+
 /** Encode a servo_packet (what the SITL sends; for fakes and tests). */
 export function encodeServoPacket(p: ServoPacket, target: Buffer = Buffer.allocUnsafe(SERVO_PACKET_SIZE)): Buffer {
   p.motorSpeed.forEach((v, i) => target.writeFloatLE(v, 4 * i));

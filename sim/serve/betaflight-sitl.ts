@@ -22,7 +22,7 @@ import type { Sim } from '../world.js';
 import type { RaceResult } from '../runner.js';
 import { SimServer, type ServeOptions, type SimWire } from './loop.js';
 import {
-  decodeServoPacket,
+  servoDatagramMotors,
   decodeServoPacketRaw,
   encodeFdmPacket,
   encodeRcPacket,
@@ -34,9 +34,7 @@ import {
   fdmQuatFromEnuFlu,
   isaPressurePa,
   RC_PACKET_SIZE,
-  servoPacketToMotors,
   SERVO_PACKET_RAW_SIZE,
-  SERVO_PACKET_SIZE,
   SITL_PORTS,
   type SitlProfile,
 } from '../../firmware-bridge/betaflight-sitl/packets.js';
@@ -193,18 +191,14 @@ export class BetaflightSitlPhysics implements SimWire {
   }
 
   private onServo(m: Buffer): void {
-    if (m.length !== SERVO_PACKET_SIZE) {
-      this.stats.malformed++;
-      return;
-    }
-    const motors = servoPacketToMotors(decodeServoPacket(m));
-    // a motor value outside 0..1 (or NaN) is not something to spin a propeller with
-    if (!motors.every((v) => Number.isFinite(v) && v >= -1e-6 && v <= 1 + 1e-6)) {
+    // wrong size, NaN, or a value outside 0..1 is not something to spin a propeller with
+    const motors = servoDatagramMotors(m);
+    if (!motors) {
       this.stats.malformed++;
       return;
     }
     this.stats.servoPackets++;
-    for (let i = 0; i < 4; i++) this.motors[i] = Math.min(1, Math.max(0, motors[i]!));
+    for (let i = 0; i < 4; i++) this.motors[i] = motors[i]!;
     this.server.command({ kind: 'motors', stampS: this.sim.tS, motors: [this.motors[0], this.motors[1], this.motors[2], this.motors[3]] });
   }
 
