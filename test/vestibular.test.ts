@@ -80,3 +80,12 @@ describe('vestibular vision tilt correction', () => {
     expect(y1).toBeCloseTo(y0, 2);
   });
 });
+
+describe('learned state', () => {
+  it('is innate: saves nothing and refuses a snapshot instead of silently ignoring it', async () => {
+    const { Vestibular } = await import('../src/regions/vestibular.js');
+    const v = new Vestibular({});
+    expect(v.saveState()).toBeNull();
+    expect(() => v.loadState({ schema: 'vestibular/1', version: 1, data: {} } as never)).toThrow(/vestibular is innate/);
+  });
+});

@@ -19,7 +19,7 @@ import { GRAVITY_MS2 } from '../math/constants.js';
 import { quatFromEuler, quatToEuler, quatToEulerInto, type Quat } from '../math/quat.js';
 import { isFiniteVec, type Vec3 } from '../math/vec3.js';
 import type { ImuSample } from '../tracts/io.js';
-import type { LearnedState, Region } from './region.js';
+import { refuseLearnedState, type LearnedState, type Region } from './region.js';
 
 export interface VestibularConfig {
   /** Seconds of rest averaged for calibration. */
@@ -246,7 +246,10 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
     return null;
   }
 
-  loadState(_s: LearnedState): void {}
+  /** Innate (the gyro bias is re-measured at rest before every flight): a snapshot is refused, not ignored. */
+  loadState(s: LearnedState): void {
+    refuseLearnedState(this.name, s);
+  }
 
   reset(): void {
     this.quat = quatFromEuler(0, 0, this.cfg.initialYawRad);
