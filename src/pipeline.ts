@@ -19,6 +19,7 @@ import { MotorStage } from './regions/motor.js';
 import { Guard, type GuardMode } from './regions/steering.js';
 import type { LearnedState } from './regions/region.js';
 import { LatencyForwardModel } from './regions/cerebellum.js';
+import { AccelResponseModel, type AccelResponseOptions } from './regions/cortex.js';
 
 export type Trigger = 'imu' | 'frame' | 'command';
 
@@ -33,10 +34,12 @@ export interface WiringRow {
 export const WIRING: readonly WiringRow[] = [
   { region: 'vestibular', trigger: 'imu', reads: ['imu'], publishes: 'attitude, worldAccel' },
   { region: 'hippocampus', trigger: 'imu', reads: ['worldAccel'], publishes: 'pose, target, gatePassed' },
+  { region: 'cortex', trigger: 'imu', reads: ['worldAccel'], publishes: 'sensedAccel' },
   { region: 'colliculus', trigger: 'frame', reads: ['frame', 'attitude@exposure', 'expectedGate'], publishes: 'gateSighting, orient, looming' },
   { region: 'hippocampus', trigger: 'frame', reads: ['gateSighting', 'attitude@exposure'], publishes: 'pose, gateMap' },
   { region: 'premotor', trigger: 'command', reads: ['pose', 'gateMap', 'target', 'predictedChange'], publishes: 'desiredAccel, heading' },
-  { region: 'motor', trigger: 'command', reads: ['desiredAccel', 'heading', 'attitude', 'predictedChange'], publishes: 'proposedCtbr' },
+  { region: 'cortex', trigger: 'command', reads: ['desiredAccel', 'sensedAccel', 'pose'], publishes: 'accelCommand' },
+  { region: 'motor', trigger: 'command', reads: ['accelCommand', 'heading', 'attitude', 'predictedChange'], publishes: 'proposedCtbr' },
   { region: 'cerebellum', trigger: 'command', reads: ['desiredAccel', 'proposedCtbr', 'pose', 'gyro'], publishes: 'predictedChange' },
   { region: 'steering.guard', trigger: 'command', reads: ['proposedCtbr', 'attitude', 'sensorFreshness', 'armed'], publishes: 'command' },
 ];
@@ -66,9 +69,11 @@ export interface PipelineConfig {
    */
   speed?: Partial<SpeedPolicy>;
   /** Ablations: switch a learned region off. */
-  ablate?: { hippocampusMemory?: boolean; cerebellum?: boolean };
+  ablate?: { hippocampusMemory?: boolean; cerebellum?: boolean; cortex?: boolean };
   /** Failsafe timing for the guard (sensor-loss timeouts); the limits come from the vehicle. */
   guard?: { frameTimeoutS?: number; imuTimeoutS?: number; failsafeDisarmAfterS?: number };
+  /** The cortex's command → acceleration model (defaults: src/regions/cortex.ts AccelResponseParams). */
+  cortex?: AccelResponseOptions;
   /** The cerebellum's prediction horizon: the actuation latency it plans through, s. */
   cerebellumHorizonS?: number;
 }
@@ -118,7 +123,11 @@ export class Pipeline implements Controller {
   private guardMode: GuardMode = 'disarmed';
   private readonly planGates: number;
   readonly cerebellum: LatencyForwardModel | null;
+  /** The cortex's forward model of what a command really does (mass, thrust, drag the config does not know). */
+  readonly cortex: AccelResponseModel | null;
   private lastCommandS = NaN;
+  /** The motor stage cut the last command (tilt or thrust limit). */
+  private motorLimited = false;
   private plannedTarget = -2;
   /**
    * Re-plan from the current position on every corrected estimate (measured best with a prior map:
@@ -148,12 +157,14 @@ export class Pipeline implements Controller {
     this.guard = new Guard({ hoverThrustN: hoverN, maxThrustN: cfg.vehicle.maxThrustN * 0.95, maxRateRadS: cfg.vehicle.maxRateRadS, maxTiltRad: (80 * Math.PI) / 180, ...cfg.guard });
     this.planGates = cfg.planGates ?? 3;
     this.cerebellum = cfg.ablate?.cerebellum ? null : new LatencyForwardModel(cfg.cerebellumHorizonS ?? 0.1);
+    this.cortex = cfg.ablate?.cortex ? null : new AccelResponseModel(cfg.cortex);
   }
 
   onImu(s: ImuSample): void {
     const v = this.vestibular.step(s);
     if (v.stampS !== s.stampS) return; // refused sample
     this.lastImuS = s.stampS;
+    if (v.calibrated) this.cortex?.observe(v.accEnuMS2);
     const h = this.hippocampus.step({ kind: 'imu', stampS: s.stampS, accEnuMS2: v.accEnuMS2 });
     if (h.passed >= 0) {
       this.gatesPassed++;
@@ -284,9 +295,14 @@ export class Pipeline implements Controller {
         att = quatIntegrate(att, f.dRotBodyRad, 1);
       }
       const g = this.follower.step(pos, vel);
-      proposed = this.motor.step({ stampS: nowS, accelEnuMS2: g.accEnuMS2, yaw: { mode: 'angle', yawRad: g.yawRad }, attitude: att }, 0).cmd;
+      const dt = Number.isNaN(this.lastCommandS) ? 0.004 : Math.min(0.05, Math.max(1e-4, nowS - this.lastCommandS));
+      // the cortex: ask the motor stage for the command whose learned effect is the desired acceleration
+      const airborne = h.posEnuM[2] - this.cfg.start.posEnuM[2] > 0.3;
+      const accCmd = this.cortex ? this.cortex.step({ accDesEnuMS2: g.accEnuMS2, velEnuMS: h.velEnuMS, airborne, saturated: this.motorLimited }, dt).accCmdEnuMS2 : g.accEnuMS2;
+      const m = this.motor.step({ stampS: nowS, accelEnuMS2: accCmd, yaw: { mode: 'angle', yawRad: g.yawRad }, attitude: att }, 0);
+      proposed = m.cmd;
+      this.motorLimited = m.tiltLimited || m.thrustSaturated;
       if (this.cerebellum) {
-        const dt = Number.isNaN(this.lastCommandS) ? 0.004 : Math.min(0.05, Math.max(1e-4, nowS - this.lastCommandS));
         this.cerebellum.step({ accCmdEnuMS2: g.accEnuMS2, rateCmdRadS: proposed.rateRadS, velEnuMS: h.velEnuMS, gyroRadS: v.rateEstimate, posEnuM: h.posEnuM }, dt);
       }
       this.lastCommandS = nowS;
@@ -327,11 +343,13 @@ export class Pipeline implements Controller {
   saveState(): Record<string, LearnedState> {
     const out: Record<string, LearnedState> = { hippocampus: this.hippocampus.saveState() };
     if (this.cerebellum) out['cerebellum'] = this.cerebellum.filter.saveState();
+    if (this.cortex) out['cortex'] = this.cortex.saveState();
     return out;
   }
 
   loadState(s: Record<string, LearnedState>): void {
     if (s['hippocampus']) this.hippocampus.loadState(s['hippocampus']);
     if (s['cerebellum'] && this.cerebellum) this.cerebellum.filter.loadState(s['cerebellum']);
+    if (s['cortex'] && this.cortex) this.cortex.loadState(s['cortex']);
   }
 }
