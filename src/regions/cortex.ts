@@ -16,8 +16,11 @@
  * - learning curve: mean |prediction error| last 20 % / first 10 % of a 30 s run: 0.17 (asserted < 0.3);
  * - time-to-gate GVF: mean relative error 3 %, worst 9 % for gates 0.3–1.5 s ahead.
  * The plant is near-linear and nearly noise-free, so these are upper bounds on the gain in flight.
- * Ablation in the pipeline: belief vs last observation feeding the colliculus/motor stage under
- * injected frame drops (gate-centring error, gates missed).
+ * IN THE FLIGHT LOOP the class is used as a forward model of what a command really does
+ * (AccelResponseModel at the end of this file: mass/thrust errors the configuration does not know),
+ * measured by the ablation condition "heavy". Bridging frame drops is not wired in: the
+ * hippocampus' IMU path integration already bridges them (60 % drops: 5/5 runs without a cortex),
+ * so a sensory-space predictor has nothing measurable to add there.
  *
  * MODEL. ŝ(t+1) = s(t) + dt·W·φ(t), φ = [1; s̃; ã; RandomExpansion([s̃; ã])], s̃, ã the sensory
  * and action vectors divided by per-field scales (a prior in preprocessing, not in weights). The
