@@ -19,6 +19,7 @@ import { MotorStage, type MotorStageInput } from './regions/motor.js';
 import { Guard, type GuardInput, type GuardMode } from './regions/steering.js';
 import type { LearnedState } from './regions/region.js';
 import { LatencyForwardModel, type LatencyForwardInput } from './regions/cerebellum.js';
+import { AccelResponseModel, type AccelResponseInput, type AccelResponseOptions } from './regions/cortex.js';
 
 export type Trigger = 'imu' | 'frame' | 'command';
 
@@ -33,10 +34,12 @@ export interface WiringRow {
 export const WIRING: readonly WiringRow[] = [
   { region: 'vestibular', trigger: 'imu', reads: ['imu'], publishes: 'attitude, worldAccel' },
   { region: 'hippocampus', trigger: 'imu', reads: ['worldAccel'], publishes: 'pose, target, gatePassed' },
+  { region: 'cortex', trigger: 'imu', reads: ['worldAccel'], publishes: 'sensedAccel' },
   { region: 'colliculus', trigger: 'frame', reads: ['frame', 'attitude@exposure', 'expectedGate'], publishes: 'gateSighting, orient, looming' },
   { region: 'hippocampus', trigger: 'frame', reads: ['gateSighting', 'attitude@exposure'], publishes: 'pose, gateMap' },
   { region: 'premotor', trigger: 'command', reads: ['pose', 'gateMap', 'target', 'predictedChange'], publishes: 'desiredAccel, heading' },
-  { region: 'motor', trigger: 'command', reads: ['desiredAccel', 'heading', 'attitude', 'predictedChange'], publishes: 'proposedCtbr' },
+  { region: 'cortex', trigger: 'command', reads: ['desiredAccel', 'sensedAccel', 'pose'], publishes: 'accelCommand' },
+  { region: 'motor', trigger: 'command', reads: ['accelCommand', 'heading', 'attitude', 'predictedChange'], publishes: 'proposedCtbr' },
   { region: 'cerebellum', trigger: 'command', reads: ['desiredAccel', 'proposedCtbr', 'pose', 'gyro'], publishes: 'predictedChange' },
   { region: 'steering.guard', trigger: 'command', reads: ['proposedCtbr', 'attitude', 'sensorFreshness', 'armed'], publishes: 'command' },
 ];
@@ -66,9 +69,11 @@ export interface PipelineConfig {
    */
   speed?: Partial<SpeedPolicy>;
   /** Ablations: switch a learned region off. */
-  ablate?: { hippocampusMemory?: boolean; cerebellum?: boolean };
+  ablate?: { hippocampusMemory?: boolean; cerebellum?: boolean; cortex?: boolean };
   /** Failsafe timing for the guard (sensor-loss timeouts); the limits come from the vehicle. */
   guard?: { frameTimeoutS?: number; imuTimeoutS?: number; failsafeDisarmAfterS?: number };
+  /** The cortex's command → acceleration model (defaults: src/regions/cortex.ts AccelResponseParams). */
+  cortex?: AccelResponseOptions;
   /** The cerebellum's prediction horizon: the actuation latency it plans through, s. */
   cerebellumHorizonS?: number;
 }
@@ -118,7 +123,11 @@ export class Pipeline implements Controller {
   private guardMode: GuardMode = 'disarmed';
   private readonly planGates: number;
   readonly cerebellum: LatencyForwardModel | null;
+  /** The cortex's forward model of what a command really does (mass, thrust, drag the config does not know). */
+  readonly cortex: AccelResponseModel | null;
   private lastCommandS = NaN;
+  /** The motor stage cut the last command (tilt or thrust limit). */
+  private motorLimited = false;
   private plannedTarget = -2;
   /**
    * Re-plan from the current position on every corrected estimate (measured best with a prior map:
@@ -148,6 +157,7 @@ export class Pipeline implements Controller {
     this.guard = new Guard({ hoverThrustN: hoverN, maxThrustN: cfg.vehicle.maxThrustN * 0.95, maxRateRadS: cfg.vehicle.maxRateRadS, maxTiltRad: (80 * Math.PI) / 180, ...cfg.guard });
     this.planGates = cfg.planGates ?? 3;
     this.cerebellum = cfg.ablate?.cerebellum ? null : new LatencyForwardModel(cfg.cerebellumHorizonS ?? 0.1);
+    this.cortex = cfg.ablate?.cortex ? null : new AccelResponseModel(cfg.cortex);
   }
 
   // Scratch for the hot paths, reused every tick so steady flight allocates nothing (each is read
@@ -170,6 +180,7 @@ export class Pipeline implements Controller {
   private readonly yawAngle = { mode: 'angle' as const, yawRad: 0 };
   private readonly yawRate = { mode: 'rate' as const, yawRateRadS: 0 };
   private readonly motorIn: MotorStageInput = { stampS: 0, accelEnuMS2: [0, 0, 0], yaw: this.yawAngle, attitude: [1, 0, 0, 0] };
+  private readonly cortexIn: AccelResponseInput = { accDesEnuMS2: [0, 0, 0], velEnuMS: [0, 0, 0], airborne: false, saturated: false };
   private readonly cbIn: LatencyForwardInput = { accCmdEnuMS2: [0, 0, 0], rateCmdRadS: [0, 0, 0], velEnuMS: [0, 0, 0], gyroRadS: [0, 0, 0], posEnuM: [0, 0, 0] };
   private readonly guardAtt = { rollRad: 0, pitchRad: 0 };
   private readonly guardIn: GuardInput = { proposed: null, nowS: 0, lastFrameS: null, lastImuS: null, attitude: this.guardAtt, armed: true };
@@ -181,6 +192,7 @@ export class Pipeline implements Controller {
     const v = this.vestibular.step(s);
     if (v.stampS !== s.stampS) return; // refused sample
     this.lastImuS = s.stampS;
+    if (v.calibrated) this.cortex?.observe(v.accEnuMS2);
     const hin = this.hipImu;
     hin.stampS = s.stampS;
     hin.accEnuMS2 = v.accEnuMS2;
@@ -351,10 +363,22 @@ export class Pipeline implements Controller {
         att = quatIntegrateInto(this.qAhead, att, f.dRotBodyRad, 1);
       }
       const g = this.follower.step(pos, vel);
+      const dt = Number.isNaN(this.lastCommandS) ? 0.004 : Math.min(0.05, Math.max(1e-4, nowS - this.lastCommandS));
+      // the cortex: ask the motor stage for the command whose learned effect is the desired acceleration
+      let accCmd = g.accEnuMS2;
+      if (this.cortex) {
+        const ci = this.cortexIn;
+        ci.accDesEnuMS2 = g.accEnuMS2;
+        ci.velEnuMS = h.velEnuMS;
+        ci.airborne = h.posEnuM[2] - this.cfg.start.posEnuM[2] > 0.3;
+        ci.saturated = this.motorLimited;
+        accCmd = this.cortex.step(ci, dt).accCmdEnuMS2;
+      }
       this.yawAngle.yawRad = g.yawRad;
-      proposed = this.motor.step(this.motorInput(nowS, g.accEnuMS2, this.yawAngle, att), 0).cmd;
+      const m = this.motor.step(this.motorInput(nowS, accCmd, this.yawAngle, att), 0);
+      proposed = m.cmd;
+      this.motorLimited = m.tiltLimited || m.thrustSaturated;
       if (this.cerebellum) {
-        const dt = Number.isNaN(this.lastCommandS) ? 0.004 : Math.min(0.05, Math.max(1e-4, nowS - this.lastCommandS));
         const cb = this.cbIn;
         cb.accCmdEnuMS2 = g.accEnuMS2;
         cb.rateCmdRadS = proposed.rateRadS;
@@ -415,11 +439,13 @@ export class Pipeline implements Controller {
   saveState(): Record<string, LearnedState> {
     const out: Record<string, LearnedState> = { hippocampus: this.hippocampus.saveState() };
     if (this.cerebellum) out['cerebellum'] = this.cerebellum.filter.saveState();
+    if (this.cortex) out['cortex'] = this.cortex.saveState();
     return out;
   }
 
   loadState(s: Record<string, LearnedState>): void {
     if (s['hippocampus']) this.hippocampus.loadState(s['hippocampus']);
     if (s['cerebellum'] && this.cerebellum) this.cerebellum.filter.loadState(s['cerebellum']);
+    if (s['cortex'] && this.cortex) this.cortex.loadState(s['cortex']);
   }
 }

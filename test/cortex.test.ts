@@ -7,7 +7,7 @@
  * Actions: u (lateral) = −0.8·bearing + OU noise, rateCmd = OU noise. Frames can be dropped.
  */
 import { describe, expect, it } from 'vitest';
-import { CORTEX_SCHEMA, Cortex, type CortexInput, type CortexOptions } from '../src/regions/cortex.js';
+import { AccelResponseModel, CORTEX_SCHEMA, Cortex, type CortexInput, type CortexOptions } from '../src/regions/cortex.js';
 import { Rng } from '../src/rng.js';
 
 const SENSORY = ['bearingX', 'bearingY', 'rateX', 'rateY', 'gateLogSize'];
@@ -302,5 +302,150 @@ describe('Cortex: state and numerics', () => {
     expect(() => new Cortex({ ...opts, scales: { nope: 1 } })).toThrow(/unknown field 'nope'/);
     expect(() => new Cortex(opts).field('nope')).toThrow(/unknown sensory field/);
     expect(new Cortex(opts).field('rateY')).toBe(3);
+  });
+});
+
+/**
+ * The cortex's job in the flight loop (AccelResponseModel) on a seeded point-mass plant whose real
+ * response differs from what the innate motor stage assumes: thrust gain K = 1/1.3 (the vehicle
+ * weighs 1.3× its configured mass, so every command falls short and gravity is under-compensated),
+ * linear drag 0.3 /s, a 50 ms first-order actuation lag, IMU noise 0.45 m/s² per sample at 500 Hz.
+ * A PD guidance chases a randomly moving setpoint at 250 Hz (the excitation a race gives).
+ */
+class HeavyPlant {
+  static readonly K = 1 / 1.3;
+  static readonly DRAG = 0.3;
+  static readonly TAU = 0.05;
+  readonly a = [0, 0, 0];
+  readonly v = [0, 0, 0];
+  readonly p = [0, 0, 0];
+  readonly ref = [0, 0, 0];
+  private readonly rng: Rng;
+  constructor(seed: number) {
+    this.rng = new Rng(seed);
+  }
+  /** The steady acceleration a held command settles to at velocity v (the truth the model must learn). */
+  static settle(cmd: readonly number[], v: readonly number[], k: number): number {
+    return HeavyPlant.K * (cmd[k]! + (k === 2 ? 9.81 : 0)) - (k === 2 ? 9.81 : 0) - HeavyPlant.DRAG * v[k]!;
+  }
+  guidance(): [number, number, number] {
+    for (let k = 0; k < 3; k++) this.ref[k] = this.ref[k]! + 0.004 * (-this.ref[k]! / 2) + Math.sqrt(0.004) * 3 * this.rng.gauss();
+    return [0, 1, 2].map((k) => 4 * (this.ref[k]! - this.p[k]!) - 3 * this.v[k]!) as [number, number, number];
+  }
+  /** Advance 2 ms with the command held; returns a noisy IMU sample of the world acceleration. */
+  step(cmd: readonly number[]): number[] {
+    const dt = 0.002;
+    for (let k = 0; k < 3; k++) {
+      this.a[k] = this.a[k]! + (dt * (HeavyPlant.settle(cmd, this.v, k) - this.a[k]!)) / HeavyPlant.TAU;
+      this.v[k] = this.v[k]! + dt * this.a[k]!;
+      this.p[k] = this.p[k]! + dt * this.v[k]!;
+    }
+    return this.a.map((x) => x + 0.45 * this.rng.gauss());
+  }
+}
+
+/** Fly the plant for `seconds`; returns the mean |achieved − desired| acceleration over the last half. */
+function flyHeavy(model: AccelResponseModel | null, seconds: number, seed = 3): number {
+  const plant = new HeavyPlant(seed);
+  const ticks = Math.round(seconds / 0.004);
+  let err = 0, n = 0;
+  for (let t = 0; t < ticks; t++) {
+    const des = plant.guidance();
+    const cmd = model ? Array.from(model.step({ accDesEnuMS2: des, velEnuMS: plant.v, airborne: true }, 0.004).accCmdEnuMS2) : des;
+    for (let s = 0; s < 2; s++) {
+      const imu = plant.step(cmd);
+      model?.observe(imu);
+    }
+    if (t > ticks / 2) {
+      // steady effect of this command vs what was wanted (the lag is the plant's, not the model's)
+      for (let k = 0; k < 3; k++) err += Math.abs(HeavyPlant.settle(cmd, plant.v, k) - des[k]!);
+      n += 3;
+    }
+  }
+  return err / n;
+}
+
+describe('Cortex in the flight loop: the command → acceleration model (AccelResponseModel)', () => {
+  it('untrained, it passes the desired acceleration through unchanged (the innate motor stage as it was)', () => {
+    const m = new AccelResponseModel();
+    const out = m.step({ accDesEnuMS2: [1, -2, 0.5], velEnuMS: [3, 0, 0], airborne: true }, 0.004);
+    expect(Array.from(out.accCmdEnuMS2)).toEqual([1, -2, 0.5]);
+    expect(out.active).toBe(false);
+    expect(Array.from(m.cortex.weights).every((w) => w === 0)).toBe(true);
+  });
+
+  it('its prediction of what a command settles to improves during the flight (error at 20 s < 25 % of that at 1 s)', () => {
+    const m = new AccelResponseModel();
+    const plant = new HeavyPlant(5);
+    const probe = (): number => {
+      // the held commands a race asks for: hover, climb, a hard turn, at speed
+      const cases: [number[], number[]][] = [[[0, 0, 0], [0, 0, 0]], [[0, 0, 3], [2, 0, 1]], [[6, -4, 0], [4, 3, 0]]];
+      let e = 0;
+      const out = new Float64Array(3);
+      for (const [cmd, v] of cases) {
+        m.predictSettled(cmd, v, out);
+        for (let k = 0; k < 3; k++) e += Math.abs(out[k]! - HeavyPlant.settle(cmd, v, k));
+      }
+      return e / 9;
+    };
+    let early = NaN;
+    for (let t = 0; t < 5000; t++) {
+      const des = plant.guidance();
+      const cmd = Array.from(m.step({ accDesEnuMS2: des, velEnuMS: plant.v, airborne: true }, 0.004).accCmdEnuMS2);
+      for (let s = 0; s < 2; s++) m.observe(plant.step(cmd));
+      if (t === 250) early = probe();
+    }
+    const late = probe();
+    console.log(`AccelResponseModel steady-state prediction error: ${early.toFixed(3)} m/s² at 1 s → ${late.toFixed(3)} m/s² at 20 s`);
+    expect(late).toBeLessThan(0.25 * early);
+    expect(late).toBeLessThan(0.3);
+  });
+
+  it('inverting it makes the heavy plant do what guidance asks: |achieved − desired| < 35 % of the uncorrected error', () => {
+    const without = flyHeavy(null, 30);
+    const withModel = flyHeavy(new AccelResponseModel(), 30);
+    console.log(`heavy plant, mean |achieved − desired| acceleration: ${without.toFixed(3)} m/s² without, ${withModel.toFixed(3)} m/s² with the cortex`);
+    expect(withModel).toBeLessThan(0.35 * without);
+  });
+
+  it('on the ground only the vertical axis learns, and a heavy drone is pushed off the pad', () => {
+    const m = new AccelResponseModel();
+    const cmdU: number[] = [];
+    for (let t = 0; t < 1500; t++) {
+      // sitting on the pad: guidance asks for +1 m/s² up and some forward, nothing moves (ground holds it)
+      const o = m.step({ accDesEnuMS2: [1, 0, 1], velEnuMS: [0, 0, 0], airborne: false }, 0.004);
+      cmdU.push(o.accCmdEnuMS2[2]);
+      m.observe([0.02 * Math.sin(t), 0, 0.02 * Math.cos(t)]);
+    }
+    expect(m.out.correctionEnuMS2[0]).toBe(0);
+    expect(cmdU[cmdU.length - 1]!).toBeGreaterThan(3);
+    expect(cmdU[cmdU.length - 1]!).toBeLessThanOrEqual(1 + m.cfg.maxCorrectionMS2 + 1e-9);
+  });
+
+  it('save → JSON → load → identical commands; a cortex snapshot is refused with a clear error', () => {
+    const a = new AccelResponseModel();
+    const plant = new HeavyPlant(7);
+    for (let t = 0; t < 1500; t++) {
+      const cmd = Array.from(a.step({ accDesEnuMS2: plant.guidance(), velEnuMS: plant.v, airborne: true }, 0.004).accCmdEnuMS2);
+      for (let s = 0; s < 2; s++) a.observe(plant.step(cmd));
+    }
+    const b = new AccelResponseModel();
+    b.loadState(JSON.parse(JSON.stringify(a.saveState())));
+    const inp = { accDesEnuMS2: [2, -1, 0.5], velEnuMS: [4, 1, 0], airborne: true };
+    expect(Array.from(b.step(inp, 0.004).accCmdEnuMS2)).toEqual(Array.from(a.step(inp, 0.004).accCmdEnuMS2));
+    expect(() => b.loadState(a.cortex.saveState())).toThrow(/AccelResponseModel\.loadState/);
+  });
+
+  it('non-finite inputs: commands stay finite and bounded, bad samples are counted and dropped', () => {
+    const m = new AccelResponseModel({ warmupUpdates: 0 });
+    for (let t = 0; t < 500; t++) {
+      m.observe(t % 7 === 0 ? [NaN, Infinity, 0] : [0.1, 0, -0.1]);
+      const o = m.step({ accDesEnuMS2: t % 5 === 0 ? [NaN, 0, 1] : [0.5, 0, 1], velEnuMS: t % 11 === 0 ? [Infinity, 0, 0] : [1, 0, 0], airborne: true }, t % 13 === 0 ? NaN : 0.004);
+      for (const x of o.accCmdEnuMS2) expect(Number.isFinite(x)).toBe(true);
+      for (const x of o.correctionEnuMS2) expect(Math.abs(x)).toBeLessThanOrEqual(m.cfg.maxCorrectionMS2);
+    }
+    expect(m.nanInputs).toBeGreaterThan(100);
+    expect(() => new AccelResponseModel({ axes: ['U', 'U'] })).toThrow(/axes must be unique/);
+    expect(() => new AccelResponseModel({ horizonS: -1 })).toThrow(/AccelResponseModel: invalid parameters/);
   });
 });

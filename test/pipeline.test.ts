@@ -21,7 +21,7 @@ const rest = (t: number) => ({ stampS: t, gyroRadS: [0, 0, 0] as [number, number
 describe('pipeline wiring', () => {
   it('the wiring table names only regions the pipeline holds, in a one-way order', () => {
     const p = new Pipeline(cfg);
-    const held = new Set(['vestibular', 'hippocampus', 'colliculus', 'premotor', 'motor', 'cerebellum', 'steering.guard']);
+    const held = new Set(['vestibular', 'hippocampus', 'cortex', 'colliculus', 'premotor', 'motor', 'cerebellum', 'steering.guard']);
     for (const row of WIRING) expect(held.has(row.region), row.region).toBe(true);
     // commands are produced last: the guard is the final step and nothing reads its output
     expect(WIRING[WIRING.length - 1]!.region).toBe('steering.guard');
@@ -106,6 +106,40 @@ describe('cerebellum in the loop', () => {
       expect(withCb.p.cerebellum!.filter.stats.updates).toBeGreaterThan(1000);
       expect(Math.hypot(...withCb.p.cerebellum!.filter.w)).toBeGreaterThan(0.01);
     }
+  });
+});
+
+describe('cortex in the loop', () => {
+  it('with a vehicle 1.3× heavier than configured, the cortex is what keeps the warm-up lap flyable', () => {
+    const fly = (ablate: boolean, seed: number) => {
+      const o = { ...RACE_DEFAULTS, controller: 'pipeline' as const, track: 'warmup', laps: 1, seed, latencyMs: 30, massScale: 1.3 };
+      const sim = buildSim(o);
+      const p = new Pipeline({ ...pipelineConfigFor(sim, o), ablate: { cortex: ablate } });
+      const { result } = runRace(sim, p, { laps: 1, seed, recordHz: 0, lapTimeoutS: 30 });
+      return { result, p };
+    };
+    for (const seed of [1, 2]) {
+      const without = fly(true, seed);
+      const withCx = fly(false, seed);
+      expect(without.result.completed).toBe(false);
+      expect(withCx.result.completed).toBe(true);
+      // it learned what the config does not say: the vehicle needs more up-command than the innate stage gives
+      expect(withCx.p.cortex!.cortex.stats.updates).toBeGreaterThan(300);
+      expect(withCx.p.cortex!.out.correctionEnuMS2[2]).toBeGreaterThan(1);
+    }
+  });
+
+  it('the pipeline saves and restores the cortex with its learned state', () => {
+    const o = { ...RACE_DEFAULTS, controller: 'pipeline' as const, track: 'warmup', laps: 1, seed: 3, latencyMs: 30, massScale: 1.3 };
+    const sim = buildSim(o);
+    const p = new Pipeline(pipelineConfigFor(sim, o));
+    runRace(sim, p, { laps: 1, seed: 3, recordHz: 0, lapTimeoutS: 30 });
+    const saved = JSON.parse(JSON.stringify(p.saveState())) as ReturnType<Pipeline['saveState']>;
+    expect(saved['cortex']).toBeDefined();
+    const q = new Pipeline(pipelineConfigFor(sim, o));
+    q.loadState(saved);
+    expect(Array.from(q.cortex!.cortex.weights)).toEqual(Array.from(p.cortex!.cortex.weights));
+    expect(q.cortex!.cortex.stats.updates).toBe(p.cortex!.cortex.stats.updates);
   });
 });
 

@@ -51,6 +51,7 @@ export function defaultConditions(): AblationCondition[] {
     { name: 'latency', stresses: 'added actuation latency: 100 ms between command and FC (plus 30 ms camera latency)', opts: { latencyMs: 30, commandLatencyMs: 100 } },
     { name: 'drops', stresses: 'camera frame drops: 60 % of frames lost', opts: { latencyMs: 30, dropRate: 0.6 } },
     { name: 'hidden', stresses: 'a hidden gate: the middle gate of the track is invisible to the camera (it still counts and collides)', opts: { latencyMs: 30 } },
+    { name: 'heavy', stresses: 'a heavier vehicle than configured: it weighs 1.3× the mass the controller is told (payload, battery, wrong config: every command falls short)', opts: { latencyMs: 30, massScale: 1.3 } },
   ];
 }
 
@@ -59,6 +60,7 @@ export function defaultVariants(): AblationVariant[] {
     { name: 'full pipeline', controller: 'pipeline' },
     { name: '− cerebellum', controller: 'pipeline', ablate: { cerebellum: true } },
     { name: '− hippocampus memory', controller: 'pipeline', ablate: { hippocampusMemory: true } },
+    { name: '− cortex', controller: 'pipeline', ablate: { cortex: true } },
     { name: 'pid baseline', controller: 'pid' },
   ];
 }

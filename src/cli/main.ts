@@ -49,6 +49,7 @@ program
   .option('--latency-ms <ms>', 'camera latency, exposure → arrival, ms (default: the camera profile\'s, 40 ms for aigp-vq)', num('--latency-ms', 0, 1000))
   .option('--drop-rate <p>', 'camera frame drop probability (default: the camera profile\'s, 0.01 for aigp-vq)', num('--drop-rate', 0, 0.95))
   .option('--command-latency-ms <ms>', 'actuation latency: command → flight controller, ms', num('--command-latency-ms', 0, 1000), 0)
+  .option('--mass-scale <x>', 'the real vehicle weighs x × the mass the controller is configured with (payload, wrong config)', num('--mass-scale', 0.5, 2), 1)
   .option('--no-map', 'do not give the controller the prior track map')
   .option('--no-perturb', 'place the real gates exactly where the map says')
   .option('--camera <profile>', `camera profile (${Object.keys(CAMERA_PROFILES).join(', ')})`, RACE_DEFAULTS.camera)
@@ -74,6 +75,7 @@ program
       progress: Boolean(process.stderr.isTTY),
       statePath: o['state'] as string | undefined,
       commandLatencyMs: Number(o['commandLatencyMs']),
+      massScale: Number(o['massScale']),
     };
     const { result, record } = flyRace(opts);
     for (const l of summaryLines(result)) console.log(l);

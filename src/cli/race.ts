@@ -45,6 +45,11 @@ export interface RaceOptions {
   /** Gates hidden from the camera (0-based). */
   hiddenGates?: number[];
   distractors?: number;
+  /**
+   * The real vehicle weighs massScale × the mass the controller is configured with (payload, a
+   * heavier battery, a wrong config); 1 = as configured.
+   */
+  massScale?: number;
   /** Pipeline ablations (regions switched off). */
   ablate?: PipelineConfig['ablate'];
 }
@@ -67,9 +72,12 @@ export function buildSim(o: RaceOptions): Sim {
   if (o.latencyMs !== undefined) over.latencyS = o.latencyMs / 1000;
   if (o.dropRate !== undefined) over.dropRate = o.dropRate;
   const cam = cameraProfile(o.camera, over);
+  const massScale = o.massScale ?? 1;
+  if (!(massScale >= 0.5 && massScale <= 2)) throw new Error(`massScale must be in [0.5, 2] (got ${massScale})`);
+  const v = loadVehicle(o.vehicle);
   return new Sim({
     track: loadTrack(o.track),
-    vehicle: loadVehicle(o.vehicle),
+    vehicle: massScale === 1 ? v : { ...v, massKg: v.massKg * massScale },
     seed: o.seed,
     camera: cam,
     cameraEnabled: o.cameraEnabled,
@@ -103,12 +111,13 @@ export function buildController(name: ControllerName, sim: Sim, o: RaceOptions):
  * drone), the start box, the gate size, and — unless --no-map — the organisers' nominal map (the
  * real gates stand elsewhere). Never the true pose or the true gates.
  */
-export function pipelineConfigFor(sim: Sim, o: Pick<RaceOptions, 'map' | 'ablate'>): PipelineConfig {
+export function pipelineConfigFor(sim: Sim, o: Pick<RaceOptions, 'map' | 'ablate' | 'massScale'>): PipelineConfig {
   const v = sim.opts.vehicle;
   const map = sim.mapTrack;
   const g0 = map.gates[0]!;
   return {
-    vehicle: { massKg: v.massKg, maxThrustN: 4 * v.motorMaxThrustN, maxRateRadS: v.maxRateRadS },
+    // the configured mass, not the real one (they differ under --mass-scale)
+    vehicle: { massKg: v.massKg / (o.massScale ?? 1), maxThrustN: 4 * v.motorMaxThrustN, maxRateRadS: v.maxRateRadS },
     start: { posEnuM: map.start.posEnuM, yawRad: map.start.yawRad },
     prior: o.map ? map.gates.map((g) => ({ centerEnuM: g.centerEnuM, yawRad: g.yawRad })) : null,
     gate: { innerM: g0.innerM, outerM: g0.outerM },
