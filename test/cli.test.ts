@@ -83,3 +83,21 @@ describe('--state', () => {
     expect(() => readLearnedState(bad)).toThrow(/not a brainpilot learned-state file/);
   });
 });
+
+describe('ablate --jobs', () => {
+  it('flies the races on worker threads and tabulates exactly what the sequential run does', async () => {
+    const { runAblation, runAblationParallel, defaultConditions, defaultVariants } = await import('../src/cli/ablate.js');
+    const o = {
+      track: 'warmup',
+      seeds: 2,
+      laps: 1,
+      command: 'test',
+      conditions: defaultConditions().filter((c) => c.name === 'nominal'),
+      variants: defaultVariants().filter((v) => v.name === 'full pipeline' || v.name === 'pid baseline'),
+    };
+    const seq = runAblation(o);
+    const par = await runAblationParallel({ ...o, jobs: 2 });
+    expect(par).toEqual(seq);
+    expect(seq.cells.find((c) => c.variant === 'full pipeline')!.completed).toBe(2);
+  }, 120_000);
+});

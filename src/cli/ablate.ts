@@ -67,7 +67,7 @@ export function defaultVariants(): AblationVariant[] {
 
 const mean = (xs: number[]): number | null => (xs.length ? Math.round((xs.reduce((a, b) => a + b, 0) / xs.length) * 100) / 100 : null);
 
-export function runAblation(o: {
+export interface AblationOptions {
   track: string;
   seeds: number;
   laps: number;
@@ -75,26 +75,58 @@ export function runAblation(o: {
   conditions?: AblationCondition[];
   variants?: AblationVariant[];
   onRun?: (done: number, total: number, label: string) => void;
-}): AblationReport {
-  const conditions = o.conditions ?? defaultConditions();
-  const variants = o.variants ?? defaultVariants();
-  const seeds = Array.from({ length: o.seeds }, (_, i) => i + 1);
-  const cells: AblationCell[] = [];
-  const total = conditions.length * variants.length * seeds.length;
-  let done = 0;
-  for (const c of conditions) {
-    for (const v of variants) {
-      const lapTimes: number[] = [];
-      const later: number[] = [];
-      let completed = 0, gatesPassed = 0, gatesTotal = 0, crashes = 0;
-      for (const seed of seeds) {
+}
+
+/** One race of the ablation: everything a worker needs, plain data. */
+export interface AblationJob {
+  condition: number;
+  variant: number;
+  seed: number;
+  race: RaceOptions;
+  label: string;
+}
+
+/** What the table needs from one race. */
+export interface AblationRun {
+  completed: boolean;
+  crashes: number;
+  laps: { lap: number; timeS: number; gatesPassed: number; gatesTotal: number; crashed: boolean }[];
+}
+
+function ablationJobs(o: AblationOptions, conditions: AblationCondition[], variants: AblationVariant[]): AblationJob[] {
+  const jobs: AblationJob[] = [];
+  conditions.forEach((c, ci) =>
+    variants.forEach((v, vi) => {
+      for (let seed = 1; seed <= o.seeds; seed++) {
         const race: RaceOptions = { ...RACE_DEFAULTS, ...c.opts, track: o.track, laps: o.laps, seed, controller: v.controller, progress: false };
         if (v.ablate) race.ablate = v.ablate;
         if (c.name === 'hidden') race.hiddenGates = [Math.floor(loadTrack(o.track).gates.length / 2)];
-        const { result } = flyRace(race);
-        if (result.completed) completed++;
-        crashes += result.crashes;
-        for (const l of result.laps) {
+        jobs.push({ condition: ci, variant: vi, seed, race, label: `${c.name} · ${v.name} · seed ${seed}` });
+      }
+    }),
+  );
+  return jobs;
+}
+
+export function flyAblationJob(job: AblationJob): AblationRun {
+  const { result } = flyRace(job.race);
+  return { completed: result.completed, crashes: result.crashes, laps: result.laps };
+}
+
+function tabulate(o: AblationOptions, conditions: AblationCondition[], variants: AblationVariant[], jobs: AblationJob[], runs: AblationRun[]): AblationReport {
+  const cells: AblationCell[] = [];
+  conditions.forEach((c, ci) =>
+    variants.forEach((v, vi) => {
+      const lapTimes: number[] = [];
+      const later: number[] = [];
+      let completed = 0, gatesPassed = 0, gatesTotal = 0, crashes = 0, n = 0;
+      jobs.forEach((j, k) => {
+        if (j.condition !== ci || j.variant !== vi) return;
+        const r = runs[k]!;
+        n++;
+        if (r.completed) completed++;
+        crashes += r.crashes;
+        for (const l of r.laps) {
           gatesPassed += l.gatesPassed;
           gatesTotal += l.gatesTotal;
           if (l.gatesPassed === l.gatesTotal && !l.crashed) {
@@ -102,25 +134,68 @@ export function runAblation(o: {
             if (l.lap >= 2) later.push(l.timeS);
           }
         }
-        // laps never started count as missed gates
-        gatesTotal += (o.laps - result.laps.length) * (result.laps[0]?.gatesTotal ?? 0);
-        o.onRun?.(++done, total, `${c.name} · ${v.name} · seed ${seed}`);
-      }
-      cells.push({
-        variant: v.name,
-        condition: c.name,
-        runs: seeds.length,
-        completed,
-        successRate: completed / seeds.length,
-        meanLapS: mean(lapTimes),
-        meanLaterLapS: mean(later),
-        gatesPassed,
-        gatesTotal,
-        crashes,
+        gatesTotal += (o.laps - r.laps.length) * (r.laps[0]?.gatesTotal ?? 0);
       });
-    }
-  }
+      cells.push({ variant: v.name, condition: c.name, runs: n, completed, successRate: completed / n, meanLapS: mean(lapTimes), meanLaterLapS: mean(later), gatesPassed, gatesTotal, crashes });
+    }),
+  );
+  const seeds = Array.from({ length: o.seeds }, (_, i) => i + 1);
   return { track: o.track, seeds, laps: o.laps, command: o.command, conditions, variants, cells };
+}
+
+export function runAblation(o: AblationOptions): AblationReport {
+  const conditions = o.conditions ?? defaultConditions();
+  const variants = o.variants ?? defaultVariants();
+  const jobs = ablationJobs(o, conditions, variants);
+  const runs = jobs.map((j, k) => {
+    const r = flyAblationJob(j);
+    o.onRun?.(k + 1, jobs.length, j.label);
+    return r;
+  });
+  return tabulate(o, conditions, variants, jobs, runs);
+}
+
+/**
+ * The same ablation over `jobs` worker threads: every race is seeded and independent, so the table is
+ * identical to the sequential one, only sooner.
+ */
+export async function runAblationParallel(o: AblationOptions & { jobs: number }): Promise<AblationReport> {
+  if (o.jobs <= 1) return runAblation(o);
+  const { Worker } = await import('node:worker_threads');
+  const conditions = o.conditions ?? defaultConditions();
+  const variants = o.variants ?? defaultVariants();
+  const jobs = ablationJobs(o, conditions, variants);
+  const runs: AblationRun[] = new Array(jobs.length);
+  let next = 0, done = 0;
+  // from source (tsx, vitest) the worker is TypeScript too and needs tsx's loader; built, it is plain JS
+  const fromSource = import.meta.url.endsWith('.ts');
+  const url = new URL(fromSource ? './ablate-worker.ts' : './ablate-worker.js', import.meta.url);
+  await Promise.all(
+    Array.from({ length: Math.min(o.jobs, jobs.length) }, async () => {
+      const w = fromSource
+        ? new Worker(`import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(url.href)}); });`, { eval: true })
+        : new Worker(url);
+      try {
+        while (next < jobs.length) {
+          const k = next++;
+          runs[k] = await new Promise<AblationRun>((resolve, reject) => {
+            const onMsg = (m: { ok: boolean; run?: AblationRun; error?: string }): void => {
+              w.off('error', reject);
+              if (m.ok) resolve(m.run!);
+              else reject(new Error(`ablation run ${jobs[k]!.label} failed: ${m.error}`));
+            };
+            w.once('message', onMsg);
+            w.once('error', reject);
+            w.postMessage(jobs[k]);
+          });
+          o.onRun?.(++done, jobs.length, jobs[k]!.label);
+        }
+      } finally {
+        await w.terminate();
+      }
+    }),
+  );
+  return tabulate(o, conditions, variants, jobs, runs);
 }
 
 export function ablationMarkdown(r: AblationReport): string {

@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CONTROLLERS, RACE_DEFAULTS, flyRace, summaryLines, writeOutputs, type ControllerName } from './race.js';
 import { renderStill } from './render.js';
-import { ablationMarkdown, runAblation } from './ablate.js';
+import { ablationMarkdown, runAblationParallel } from './ablate.js';
 import { probeFc, probeLines } from './fc.js';
 import { makeLogger, runFromConfig } from './run.js';
 import { serveSim } from './serve.js';
@@ -91,11 +91,13 @@ program
   .option('--laps <n>', 'laps per run', int('--laps', 1, 20), 3)
   .option('--json <file>', 'write the full report as JSON')
   .option('--md <file>', 'write the table as Markdown')
-  .action((o: Record<string, unknown>) => {
+  .option('--jobs <n>', 'races flown side by side (worker threads; the table does not depend on it)', int('--jobs', 1, 64), 1)
+  .action(async (o: Record<string, unknown>) => {
     const command = ['npx brainpilot ablate', `--track ${String(o['track'])}`, `--seeds ${Number(o['seeds'])}`, `--laps ${Number(o['laps'])}`]
       .concat(o['json'] ? [`--json ${String(o['json'])}`] : [], o['md'] ? [`--md ${String(o['md'])}`] : [])
       .join(' ');
-    const report = runAblation({
+    const report = await runAblationParallel({
+      jobs: Number(o['jobs']),
       track: String(o['track']),
       seeds: Number(o['seeds']),
       laps: Number(o['laps']),
