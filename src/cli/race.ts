@@ -111,6 +111,28 @@ export function buildController(name: ControllerName, sim: Sim, o: RaceOptions):
  * drone), the start box, the gate size, and — unless --no-map — the organisers' nominal map (the
  * real gates stand elsewhere). Never the true pose or the true gates.
  */
+/** The simulator a `sim serve` wire or the in-process link serves: a race's world, no controller. */
+export interface ServedSimOptions {
+  track: string;
+  vehicle: string;
+  seed: number;
+  laps: number;
+  latencyMs?: number | undefined;
+  dropRate?: number | undefined;
+}
+
+export function buildServedSim(o: ServedSimOptions): Sim {
+  return buildSim({
+    ...RACE_DEFAULTS,
+    track: o.track,
+    vehicle: o.vehicle,
+    seed: o.seed,
+    laps: o.laps,
+    ...(o.latencyMs !== undefined ? { latencyMs: o.latencyMs } : {}),
+    ...(o.dropRate !== undefined ? { dropRate: o.dropRate } : {}),
+  });
+}
+
 export function pipelineConfigFor(sim: Sim, o: Pick<RaceOptions, 'map' | 'ablate' | 'massScale'>): PipelineConfig {
   const v = sim.opts.vehicle;
   const map = sim.mapTrack;

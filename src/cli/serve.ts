@@ -36,16 +36,8 @@ export async function serveSim(o: ServeCliOptions): Promise<RaceResult> {
 }
 
 async function simFor(o: ServeCliOptions) {
-  const { buildSim, RACE_DEFAULTS } = await import('./race.js');
-  return buildSim({
-    ...RACE_DEFAULTS,
-    track: o.track,
-    vehicle: o.vehicle,
-    seed: o.seed,
-    laps: o.laps,
-    ...(o.latencyMs !== undefined ? { latencyMs: o.latencyMs } : {}),
-    ...(o.dropRate !== undefined ? { dropRate: o.dropRate } : {}),
-  });
+  const { buildServedSim } = await import('./race.js');
+  return buildServedSim(o);
 }
 
 /** The sim's FC as a Betaflight MSP FC on TCP 127.0.0.1 (the Betaflight transport connects to it). */
@@ -86,17 +78,8 @@ async function serveBetaflightSitl(o: ServeCliOptions): Promise<RaceResult> {
 }
 
 async function serveRos2Sim(o: ServeCliOptions): Promise<RaceResult> {
-  const { buildSim, RACE_DEFAULTS } = await import('./race.js');
   const { serveRos2 } = await import('../../sim/serve/ros2.js');
-  const sim = buildSim({
-    ...RACE_DEFAULTS,
-    track: o.track,
-    vehicle: o.vehicle,
-    seed: o.seed,
-    laps: o.laps,
-    ...(o.latencyMs !== undefined ? { latencyMs: o.latencyMs } : {}),
-    ...(o.dropRate !== undefined ? { dropRate: o.dropRate } : {}),
-  });
+  const sim = await simFor(o);
   const { result, commandsRejected, ticksLate } = await serveRos2(sim, { laps: o.laps, seed: o.seed, realtimeFactor: o.realtimeFactor, log: o.log });
   if (commandsRejected) o.log.warn({ commandsRejected }, `${commandsRejected} malformed commands dropped`);
   if (ticksLate) o.log.warn({ ticksLate }, `${ticksLate} lockstep ticks stepped on without a command (timeout)`);
@@ -105,17 +88,8 @@ async function serveRos2Sim(o: ServeCliOptions): Promise<RaceResult> {
 
 /** The built-in sim on a ZeroMQ ROUTER; SIGINT/SIGTERM end the run (the client gets `end`). */
 async function serveZmqCli(o: ServeCliOptions): Promise<RaceResult> {
-  const { buildSim, RACE_DEFAULTS } = await import('./race.js');
   const { serveZmq } = await import('../../sim/serve/zmq.js');
-  const sim = buildSim({
-    ...RACE_DEFAULTS,
-    track: o.track,
-    vehicle: o.vehicle,
-    seed: o.seed,
-    laps: o.laps,
-    ...(o.latencyMs !== undefined ? { latencyMs: o.latencyMs } : {}),
-    ...(o.dropRate !== undefined ? { dropRate: o.dropRate } : {}),
-  });
+  const sim = await simFor(o);
   const stop = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {
     o.log.warn({ signal: sig }, `${sig}: ending the run`);
@@ -140,19 +114,10 @@ async function serveZmqCli(o: ServeCliOptions): Promise<RaceResult> {
 
 async function serveAigp(o: ServeCliOptions): Promise<RaceResult> {
   if (!(o.realtimeFactor > 0)) throw new Error('sim serve --aigp runs paced by the wall clock: give --realtime > 0 (1 = real time)');
-  const { buildSim, RACE_DEFAULTS } = await import('./race.js');
   const { SimServer } = await import('../../sim/serve/loop.js');
   const { AigpSimWire, parseAigpTarget } = await import('../../sim/serve/aigp.js');
   const target = parseAigpTarget(o.endpoint);
-  const sim = buildSim({
-    ...RACE_DEFAULTS,
-    track: o.track,
-    vehicle: o.vehicle,
-    seed: o.seed,
-    laps: o.laps,
-    ...(o.latencyMs !== undefined ? { latencyMs: o.latencyMs } : {}),
-    ...(o.dropRate !== undefined ? { dropRate: o.dropRate } : {}),
-  });
+  const sim = await simFor(o);
   const wire = new AigpSimWire(sim, { ...target, maxThrustN: 4 * sim.opts.vehicle.motorMaxThrustN, log: o.log });
   const server = new SimServer(sim, wire, { laps: o.laps, seed: o.seed, realtimeFactor: o.realtimeFactor });
   await wire.start(server);

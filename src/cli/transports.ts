@@ -61,17 +61,9 @@ export async function createTransport(cfg: TransportConfig, ctx: TransportContex
 }
 
 async function createSim(cfg: Of<'sim'>, ctx: TransportContext): Promise<Transport> {
-  const { buildSim, RACE_DEFAULTS } = await import('./race.js');
+  const { buildServedSim } = await import('./race.js');
   const { InProcessSimTransport } = await import('../../sim/serve/inproc.js');
-  const sim = buildSim({
-    ...RACE_DEFAULTS,
-    track: cfg.track,
-    vehicle: cfg.vehicle,
-    seed: cfg.seed,
-    laps: cfg.laps,
-    ...(cfg.latencyMs !== undefined ? { latencyMs: cfg.latencyMs } : {}),
-    ...(cfg.dropRate !== undefined ? { dropRate: cfg.dropRate } : {}),
-  });
+  const sim = buildServedSim(cfg);
   ctx.log.info({ track: cfg.track, seed: cfg.seed, laps: cfg.laps }, `built-in simulator in this process: ${cfg.track}, seed ${cfg.seed}, ${cfg.laps} laps`);
   return new InProcessSimTransport(sim, { laps: cfg.laps, seed: cfg.seed });
 }
