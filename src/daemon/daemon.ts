@@ -122,14 +122,25 @@ export class Daemon {
       // Timers run before the event loop polls sockets: after a stall, samples already waiting in
       // the socket would be read only after this tick and the sensors would look older than they
       // are. setImmediate runs after the poll phase, so the command sees everything that arrived.
-      this.timer = setInterval(() => {
-        if (this.tickPending) return;
-        this.tickPending = true;
-        setImmediate(() => {
-          this.tickPending = false;
-          this.realtimeTick();
-        });
-      }, 1000 / this.o.rateHz);
+      // The schedule is absolute (tick k at t0 + k·period): setInterval re-arms from when its
+      // callback ran, so it drifts late and 100 Hz becomes ~97 Hz. A late tick is not repeated.
+      const periodMs = 1000 / this.o.rateHz;
+      let nextMs = performance.now() + periodMs;
+      const arm = (): void => {
+        this.timer = setTimeout(() => {
+          const now = performance.now();
+          nextMs = Math.max(nextMs + periodMs, now + periodMs * 0.25);
+          if (!this.tickPending) {
+            this.tickPending = true;
+            setImmediate(() => {
+              this.tickPending = false;
+              this.realtimeTick();
+            });
+          }
+          if (this.timer) arm();
+        }, Math.max(0, nextMs - performance.now()));
+      };
+      arm();
     }
     if (this.o.healthIntervalS > 0) {
       this.healthTimer = setInterval(() => {
@@ -145,7 +156,7 @@ export class Daemon {
   stop(reason: string): Promise<void> {
     if (!this.stopping) {
       this.stopping = (async () => {
-        if (this.timer) clearInterval(this.timer);
+        if (this.timer) clearTimeout(this.timer);
         if (this.healthTimer) clearInterval(this.healthTimer);
         this.timer = this.healthTimer = null;
         this.o.log.warn({ event: 'stop', reason }, `stopping (${reason}): disarm, then close`);
