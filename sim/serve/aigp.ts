@@ -14,7 +14,7 @@ import {
   common,
   ctbrFromAttitudeTarget,
   highresFromImu,
-  MavEncoder,
+  MavlinkEncoder,
   minimal,
   nedEulerFromEnu,
   parseDatagram,
@@ -49,7 +49,7 @@ export class AigpSimWire implements SimWire {
   private mav: Socket | null = null;
   private video: Socket | null = null;
   private server: SimServer | null = null;
-  private readonly enc: MavEncoder;
+  private readonly enc: MavlinkEncoder;
   private readonly encoder = jpegCodec(1);
   private encoding = false;
   private next: { rgba: Uint8Array; width: number; height: number; simTimeNs: bigint } | null = null;
@@ -69,7 +69,7 @@ export class AigpSimWire implements SimWire {
     readonly o: AigpWireOptions,
   ) {
     this.clientHeard = new Promise((r) => (this.resolveClientHeard = r));
-    this.enc = new MavEncoder(o.systemId ?? 1, o.componentId ?? 1);
+    this.enc = new MavlinkEncoder(o.systemId ?? 1, o.componentId ?? 1);
   }
 
   /** Bind the sending socket (ephemeral port; the client answers it) and start the heartbeat. */
@@ -235,11 +235,11 @@ export class AigpSimWire implements SimWire {
     }
   }
 
-  private sendMav(msg: Parameters<MavEncoder['encode']>[0]): void {
+  private sendMav(msg: Parameters<MavlinkEncoder['encode']>[0]): void {
     if (this.mav) this.mav.send(this.enc.encode(msg), this.o.mavlinkPort, this.o.host);
   }
 
-  private sendMavTo(msg: Parameters<MavEncoder['encode']>[0], to: RemoteInfo): void {
+  private sendMavTo(msg: Parameters<MavlinkEncoder['encode']>[0], to: RemoteInfo): void {
     if (this.mav) this.mav.send(this.enc.encode(msg), to.port, to.address);
   }
 }
