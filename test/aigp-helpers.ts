@@ -7,7 +7,7 @@ import jpeg from 'jpeg-js';
 import { pino } from 'pino';
 import type { RejectKind, SensorSink } from '../src/daemon/transport.js';
 import type { CameraFrame, ImuSample } from '../src/tracts/io.js';
-import { highresFromImu, MavlinkEncoder, minimal, parseDatagram, type MavPacket } from '../src/transports/aigp/mavlink.js';
+import { heartbeat, highresFromImu, MavlinkEncoder, minimal, parseDatagram, type MavPacket } from '../src/transports/aigp/mavlink.js';
 
 export const root = join(import.meta.dirname, '..');
 export const silent = pino({ level: 'silent' });
@@ -80,13 +80,7 @@ export class FakeVehicle {
     this.mav(this.enc.encode(m));
   }
   heartbeat(armed = true, status = minimal.MavState.ACTIVE): void {
-    const h = new minimal.Heartbeat();
-    h.type = minimal.MavType.QUADROTOR;
-    h.autopilot = minimal.MavAutopilot.GENERIC;
-    h.baseMode = (armed ? 128 : 0) as minimal.MavModeFlag;
-    h.systemStatus = status;
-    h.mavlinkVersion = 3;
-    this.msg(h);
+    this.msg(heartbeat(minimal.MavType.QUADROTOR, { autopilot: minimal.MavAutopilot.GENERIC, baseMode: armed ? 128 : 0, systemStatus: status }));
   }
   video(buf: Buffer): void {
     this.sock.send(buf, this.ports.video, '127.0.0.1');

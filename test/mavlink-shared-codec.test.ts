@@ -4,9 +4,22 @@
  * and differ only where their links differ (resync by one byte vs. end the datagram; unknown ids).
  */
 import { describe, expect, it } from 'vitest';
-import { common, MavLinkProtocolV1 } from 'node-mavlink';
+import fc from 'fast-check';
+import { common, minimal, MavLinkProtocolV1 } from 'node-mavlink';
 import { MavlinkDecoder, MavlinkEncoder, parseDatagram, type MavlinkFrame, type MavPacket } from '../src/transports/mavlink/codec.js';
-import { armDisarm, attitudeRatesTarget, attitudeTargetFromCtbr, commandLong, heartbeat, highresFromImu, imuFromHighres, MavCmd } from '../src/transports/mavlink/messages.js';
+import {
+  armDisarm,
+  attitudeFromEnu,
+  attitudeRatesTarget,
+  attitudeTargetFromCtbr,
+  attitudeToQuatEnuFlu,
+  commandLong,
+  heartbeat,
+  highresFromImu,
+  imuFromHighres,
+  MavCmd,
+} from '../src/transports/mavlink/messages.js';
+import { quatFromEuler } from '../src/math/quat.js';
 import { Rng } from '../src/rng.js';
 
 function datagram(dg: Buffer): { pk: MavPacket[]; err: string[]; unknown: number[] } {
@@ -93,5 +106,39 @@ describe('shared MAVLink codec', () => {
     expect(back.stampS).toBe(2.25);
     back.accelMS2.forEach((v, i) => expect(v).toBeCloseTo(s.accelMS2[i]!, 5));
     back.gyroRadS.forEach((v, i) => expect(v).toBeCloseTo(s.gyroRadS[i]!, 5));
+  });
+
+  it('ATTITUDE from an ENU/FLU pose reads back as the same pose (quaternion up to sign), rates FLU → FRD', () => {
+    const q = quatFromEuler(0.2, -0.3, 2.5);
+    const m = attitudeFromEnu(1234.4, q, [0.5, 0.25, -1]);
+    expect(m.timeBootMs).toBe(1234);
+    expect([m.rollspeed, m.pitchspeed, m.yawspeed]).toEqual([0.5, -0.25, 1]);
+    const back = attitudeToQuatEnuFlu(m.roll, m.pitch, m.yaw);
+    const dot = q.reduce((a, v, i) => a + v * back[i]!, 0);
+    expect(Math.abs(dot)).toBeCloseTo(1, 9);
+  });
+
+  it('HEARTBEAT: our default is an active onboard controller; a vehicle passes type, autopilot, armed bit and state', () => {
+    const ours = heartbeat();
+    expect([ours.type, ours.autopilot, ours.baseMode, ours.systemStatus]).toEqual([minimal.MavType.ONBOARD_CONTROLLER, minimal.MavAutopilot.INVALID, 0, minimal.MavState.ACTIVE]);
+    const v = heartbeat(minimal.MavType.QUADROTOR, { autopilot: minimal.MavAutopilot.PX4, baseMode: 129, customMode: 6 << 16, systemStatus: minimal.MavState.STANDBY });
+    const [f] = stream(new MavlinkEncoder(1, 1).encode(v));
+    const d = datagram(f!.bytes).pk[0]!.message as minimal.Heartbeat;
+    expect([d.type, d.autopilot, d.baseMode, d.customMode, d.systemStatus, d.mavlinkVersion]).toEqual([2, 12, 129, 6 << 16, 3, 3]);
+  });
+
+  it('datagram mode never throws on arbitrary bytes, reports at most one error per datagram, and valid packets before the damage come out', () => {
+    const enc = new MavlinkEncoder(1, 1);
+    const good = Buffer.concat([enc.encode(heartbeat()), enc.encode(attitudeRatesTarget(1, 1, 5, [0.1, 0.2, 0.3], 0.5))]);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 400 }), fc.boolean(), (junk, withStx) => {
+        const tail = Buffer.from(junk);
+        if (withStx && tail.length > 0) tail[0] = 0xfd;
+        const r = datagram(Buffer.concat([good, tail]));
+        expect(r.err.length).toBeLessThanOrEqual(1);
+        expect(r.pk.slice(0, 2).map((p) => p.msgid)).toEqual([0, 82]);
+      }),
+      { seed: 7, numRuns: 2000 },
+    );
   });
 });

@@ -9,6 +9,7 @@ import { parseDatagram as parseMavlinkDatagram, type MavPacket } from '../mavlin
 export { MavlinkEncoder, type MavPacket } from '../mavlink/codec.js';
 export {
   armDisarm,
+  attitudeFromEnu,
   attitudeTargetFromCtbr,
   common,
   ctbrFromAttitudeTarget,

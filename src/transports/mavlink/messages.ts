@@ -10,7 +10,7 @@
 import { common, minimal } from 'node-mavlink';
 import type { CtbrCommand, ImuSample } from '../../tracts/io.js';
 import type { Vec3 } from '../../math/vec3.js';
-import { quatFromEuler, type Quat } from '../../math/quat.js';
+import { quatFromEuler, quatToEuler, type Quat } from '../../math/quat.js';
 
 export { common, minimal };
 export const MavCmd = common.MavCmd;
@@ -36,6 +36,16 @@ export function nedEulerFromEnu(rollRad: number, pitchRad: number, yawRad: numbe
   let yaw = Math.PI / 2 - yawRad;
   yaw = Math.atan2(Math.sin(yaw), Math.cos(yaw));
   return [rollRad, -pitchRad, yaw];
+}
+
+/** Pose quaternion ENU/FLU + body rates FLU → ATTITUDE (NED/FRD Euler and rates; the simulator side). */
+export function attitudeFromEnu(timeBootMs: number, quatEnuFlu: Quat, rateFluRadS: Vec3): common.Attitude {
+  const [roll, pitch, yaw] = quatToEuler(quatEnuFlu);
+  const m = new common.Attitude();
+  m.timeBootMs = Math.max(0, Math.round(timeBootMs)) >>> 0;
+  [m.roll, m.pitch, m.yaw] = nedEulerFromEnu(roll, pitch, yaw);
+  [m.rollspeed, m.pitchspeed, m.yawspeed] = frdFromFlu(...rateFluRadS);
+  return m;
 }
 
 /** HIGHRES_IMU (SI units, FRD, specific force: level at rest ≈ (0, 0, −9.81)) → ImuSample (FLU). */
@@ -71,14 +81,25 @@ export function imuFromScaledImu(m: common.ScaledImu): ImuSample {
 // Builders
 // ---------------------------------------------------------------------------------------------------------
 
-/** Our HEARTBEAT: an onboard controller (not an autopilot), active. */
-export function heartbeat(type: number = minimal.MavType.ONBOARD_CONTROLLER): minimal.Heartbeat {
+export interface HeartbeatFields {
+  autopilot?: number;
+  /** MAV_MODE_FLAG bits (SAFETY_ARMED 128, CUSTOM_MODE_ENABLED 1). */
+  baseMode?: number;
+  customMode?: number;
+  systemStatus?: number;
+}
+
+/**
+ * HEARTBEAT. Default: ours, an onboard controller (not an autopilot), active. The simulators and emulators
+ * that play the vehicle pass their type, autopilot, armed bit and state.
+ */
+export function heartbeat(type: number = minimal.MavType.ONBOARD_CONTROLLER, o: HeartbeatFields = {}): minimal.Heartbeat {
   const m = new minimal.Heartbeat();
   m.type = type;
-  m.autopilot = minimal.MavAutopilot.INVALID;
-  m.baseMode = 0 as minimal.MavModeFlag;
-  m.customMode = 0;
-  m.systemStatus = minimal.MavState.ACTIVE;
+  m.autopilot = o.autopilot ?? minimal.MavAutopilot.INVALID;
+  m.baseMode = (o.baseMode ?? 0) as minimal.MavModeFlag;
+  m.customMode = (o.customMode ?? 0) >>> 0;
+  m.systemStatus = o.systemStatus ?? minimal.MavState.ACTIVE;
   m.mavlinkVersion = 3;
   return m;
 }
