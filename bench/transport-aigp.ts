@@ -27,7 +27,7 @@ import { parseConfig } from '../src/config/schema.js';
 import type { RejectKind, SensorSink } from '../src/daemon/transport.js';
 import { packageRoot } from '../src/paths.js';
 import { jpegCodec, SharpJpeg, JpegWorkers } from '../src/transports/aigp/jpeg-worker.js';
-import { highresFromImu, MavEncoder } from '../src/transports/aigp/mavlink.js';
+import { highresFromImu, MavlinkEncoder } from '../src/transports/aigp/mavlink.js';
 import { AigpTransport } from '../src/transports/aigp/transport.js';
 import { chunkJpeg } from '../src/transports/aigp/video.js';
 
@@ -136,7 +136,7 @@ s.bind(0, '127.0.0.1', () => {
 
 export async function benchSustained(seconds = 3, imuHz = 1000, camHz = 120, decodeWorkers = 2): Promise<Record<string, unknown>> {
   const j = vqJpeg();
-  const enc = new MavEncoder(1, 1);
+  const enc = new MavlinkEncoder(1, 1);
   const imu: ArrayBuffer[] = [];
   for (let i = 0; i < seconds * imuHz; i++) {
     const b = enc.encode(highresFromImu({ stampS: 1 + i / imuHz, accelMS2: [0, 0, 9.81], gyroRadS: [0, 0, 0] }));

@@ -7,7 +7,7 @@ import jpeg from 'jpeg-js';
 import { pino } from 'pino';
 import type { RejectKind, SensorSink } from '../src/daemon/transport.js';
 import type { CameraFrame, ImuSample } from '../src/tracts/io.js';
-import { highresFromImu, MavEncoder, minimal, parseDatagram, type MavPacket } from '../src/transports/aigp/mavlink.js';
+import { heartbeat, highresFromImu, MavlinkEncoder, minimal, parseDatagram, type MavPacket } from '../src/transports/aigp/mavlink.js';
 
 export const root = join(import.meta.dirname, '..');
 export const silent = pino({ level: 'silent' });
@@ -64,7 +64,7 @@ export class RecordingSink implements SensorSink {
 /** The far side, scripted: a UDP socket speaking as vehicle 1/1. */
 export class FakeVehicle {
   sock!: Socket;
-  enc = new MavEncoder(1, 1);
+  enc = new MavlinkEncoder(1, 1);
   got: MavPacket[] = [];
   bad: string[] = [];
   constructor(readonly ports: { mavlink: number; video: number }) {}
@@ -76,17 +76,11 @@ export class FakeVehicle {
   mav(buf: Buffer): void {
     this.sock.send(buf, this.ports.mavlink, '127.0.0.1');
   }
-  msg(m: Parameters<MavEncoder['encode']>[0]): void {
+  msg(m: Parameters<MavlinkEncoder['encode']>[0]): void {
     this.mav(this.enc.encode(m));
   }
   heartbeat(armed = true, status = minimal.MavState.ACTIVE): void {
-    const h = new minimal.Heartbeat();
-    h.type = minimal.MavType.QUADROTOR;
-    h.autopilot = minimal.MavAutopilot.GENERIC;
-    h.baseMode = (armed ? 128 : 0) as minimal.MavModeFlag;
-    h.systemStatus = status;
-    h.mavlinkVersion = 3;
-    this.msg(h);
+    this.msg(heartbeat(minimal.MavType.QUADROTOR, { autopilot: minimal.MavAutopilot.GENERIC, baseMode: armed ? 128 : 0, systemStatus: status }));
   }
   video(buf: Buffer): void {
     this.sock.send(buf, this.ports.video, '127.0.0.1');

@@ -9,12 +9,12 @@ import { chunkJpeg, readChunkHeader, VideoReassembler, writeChunkHeader, type Re
 import {
   armDisarm,
   attitudeTargetFromCtbr,
-  clientHeartbeat,
+  heartbeat,
   common,
   ctbrFromAttitudeTarget,
   highresFromImu,
   imuFromHighres,
-  MavEncoder,
+  MavlinkEncoder,
   nedEulerFromEnu,
   parseDatagram,
   type MavPacket,
@@ -144,13 +144,13 @@ describe('video reassembler', () => {
 
 describe('MAVLink frames the link sends (node-mavlink), byte for byte', () => {
   it('HEARTBEAT: onboard controller, autopilot invalid, active, MAVLink 3', () => {
-    const enc = new MavEncoder(255, 190);
-    expect(hex(enc.encode(clientHeartbeat()))).toBe('fd09000000ffbe000000' + '00000000120800' + '0403' + '211a');
+    const enc = new MavlinkEncoder(255, 190);
+    expect(hex(enc.encode(heartbeat()))).toBe('fd09000000ffbe000000' + '00000000120800' + '0403' + '211a');
   });
 
   it('SET_ATTITUDE_TARGET: thrust normalised, body rates FLU → FRD, attitude ignored, zero tail truncated', () => {
-    const enc = new MavEncoder(255, 190);
-    enc.encode(clientHeartbeat()); // seq 0
+    const enc = new MavlinkEncoder(255, 190);
+    enc.encode(heartbeat()); // seq 0
     const m = attitudeTargetFromCtbr(
       { kind: 'ctbr', stampS: 3, thrustN: 10, rateRadS: [0.5, 0.25, -1] },
       { maxThrustN: 40, maxRateRadS: [10, 10, 10], timeBootMs: 1000, targetSystem: 1, targetComponent: 1 },
@@ -161,9 +161,9 @@ describe('MAVLink frames the link sends (node-mavlink), byte for byte', () => {
   });
 
   it('COMMAND_LONG COMPONENT_ARM_DISARM with param1 = 0 disarms', () => {
-    const enc = new MavEncoder(255, 190);
-    enc.encode(clientHeartbeat());
-    enc.encode(clientHeartbeat());
+    const enc = new MavlinkEncoder(255, 190);
+    enc.encode(heartbeat());
+    enc.encode(heartbeat());
     expect(hex(enc.encode(armDisarm(false, 1, 1)))).toBe('fd20000002ffbe4c0000' + '00'.repeat(28) + '9001' + '0101' + '5583');
   });
 
@@ -202,20 +202,20 @@ describe('MAVLink datagrams in', () => {
     expect(s.accelMS2[2]).toBeCloseTo(9.81, 5);
     expect(s.gyroRadS.map((v) => Math.round(v * 1e6) / 1e6)).toEqual([0.01, -0.02, -0.03]);
     // and the simulator side writes exactly these bytes back
-    const enc = new MavEncoder(1, 1);
-    for (let i = 0; i < 5; i++) enc.encode(clientHeartbeat());
+    const enc = new MavlinkEncoder(1, 1);
+    for (let i = 0; i < 5; i++) enc.encode(heartbeat());
     expect(hex(enc.encode(highresFromImu({ stampS: 1.5, accelMS2: [0.1, -0.2, 9.81], gyroRadS: [0.01, -0.02, -0.03] })))).toBe(hex(IMU));
   });
 
   it('several packets in one datagram all come out', () => {
-    const enc = new MavEncoder(1, 1);
-    const dg = Buffer.concat([enc.encode(clientHeartbeat()), IMU, enc.encode(clientHeartbeat())]);
+    const enc = new MavlinkEncoder(1, 1);
+    const dg = Buffer.concat([enc.encode(heartbeat()), IMU, enc.encode(heartbeat())]);
     expect(parse(dg).pk.map((p) => p.msgid)).toEqual([0, 105, 0]);
   });
 
   it('a message of an unknown dialect is skipped by its length, and the packets after it still come out', () => {
-    const enc = new MavEncoder(1, 1);
-    const alien = Buffer.from(enc.encode(clientHeartbeat()));
+    const enc = new MavlinkEncoder(1, 1);
+    const alien = Buffer.from(enc.encode(heartbeat()));
     alien.writeUIntLE(0xabcde, 7, 3); // no CRC_EXTRA known for this id
     const unknown: number[] = [];
     const pk: MavPacket[] = [];

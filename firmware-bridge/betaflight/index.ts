@@ -2,8 +2,9 @@
 export * from './bridge.js';
 export * from './sticks.js';
 export * from './transport.js';
+export { BetaflightEmulator } from './emulator.js';
+export type { BetaflightEmulatorOptions } from './emulator.js';
 export {
-  BetaflightEmulator,
   CONFIGURED_MODE_RANGES,
   DEFAULT_BOX_IDS,
   DEFAULT_EMULATOR_RATES,
@@ -13,5 +14,5 @@ export {
   encodeRcTuningReply,
   encodeStatusExReply,
   identityReply,
-} from './emulator.js';
-export type { BetaflightEmulatorOptions, EmulatorModeRange, EmulatorRates, RcRecord } from './emulator.js';
+} from '../msp/fc.js';
+export type { EmulatorModeRange, EmulatorRates, RcRecord } from '../msp/fc.js';

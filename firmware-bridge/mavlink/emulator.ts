@@ -31,7 +31,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { common, minimal, standard, type MavLinkData } from 'node-mavlink';
 import { decodeMessage, MavlinkDecoder, MavlinkEncoder, type MavlinkFrame } from './codec.js';
-import { MavCmd, MavResult, MSG } from './messages.js';
+import { heartbeat, MavCmd, MavResult, MSG } from './messages.js';
 import { COPTER_MODE, PX4_AUTO_LAND, PX4_AUTO_LOITER, PX4_MAIN, PX4_OFFBOARD, px4CustomMode, modeName } from './modes.js';
 import { quatIntegrate, quatRotate, quatRotateInv, quatToEuler, type Quat } from '../../src/math/quat.js';
 import type { Vec3 } from '../../src/math/vec3.js';
@@ -271,14 +271,14 @@ export class MavlinkFcEmulator {
   }
 
   private sendHeartbeat(): void {
-    const h = new minimal.Heartbeat();
-    h.type = minimal.MavType.QUADROTOR;
-    h.autopilot = this.autopilot === 'px4' ? minimal.MavAutopilot.PX4 : minimal.MavAutopilot.ARDUPILOTMEGA;
-    h.baseMode = (minimal.MavModeFlag.CUSTOM_MODE_ENABLED | (this.armed ? minimal.MavModeFlag.SAFETY_ARMED : 0)) as minimal.MavModeFlag;
-    h.customMode = this.customMode;
-    h.systemStatus = this.armed ? minimal.MavState.ACTIVE : minimal.MavState.STANDBY;
-    h.mavlinkVersion = 3;
-    this.send(h);
+    this.send(
+      heartbeat(minimal.MavType.QUADROTOR, {
+        autopilot: this.autopilot === 'px4' ? minimal.MavAutopilot.PX4 : minimal.MavAutopilot.ARDUPILOTMEGA,
+        baseMode: minimal.MavModeFlag.CUSTOM_MODE_ENABLED | (this.armed ? minimal.MavModeFlag.SAFETY_ARMED : 0),
+        customMode: this.customMode,
+        systemStatus: this.armed ? minimal.MavState.ACTIVE : minimal.MavState.STANDBY,
+      }),
+    );
   }
 
   private say(text: string, severity = 4): void {

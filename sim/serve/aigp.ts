@@ -9,14 +9,14 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from 'pino';
 import type { CameraFrame, ImuSample } from '../../src/tracts/io.js';
-import { quatToEuler } from '../../src/math/quat.js';
 import {
+  attitudeFromEnu,
   common,
   ctbrFromAttitudeTarget,
+  heartbeat,
   highresFromImu,
-  MavEncoder,
+  MavlinkEncoder,
   minimal,
-  nedEulerFromEnu,
   parseDatagram,
   type MavPacket,
 } from '../../src/transports/aigp/mavlink.js';
@@ -42,14 +42,12 @@ export interface AigpWireOptions {
   log?: Logger;
 }
 
-const MAV_MODE_FLAG_SAFETY_ARMED = 128;
-
 export class AigpSimWire implements SimWire {
   readonly name = 'aigp';
   private mav: Socket | null = null;
   private video: Socket | null = null;
   private server: SimServer | null = null;
-  private readonly enc: MavEncoder;
+  private readonly enc: MavlinkEncoder;
   private readonly encoder = jpegCodec(1);
   private encoding = false;
   private next: { rgba: Uint8Array; width: number; height: number; simTimeNs: bigint } | null = null;
@@ -69,7 +67,7 @@ export class AigpSimWire implements SimWire {
     readonly o: AigpWireOptions,
   ) {
     this.clientHeard = new Promise((r) => (this.resolveClientHeard = r));
-    this.enc = new MavEncoder(o.systemId ?? 1, o.componentId ?? 1);
+    this.enc = new MavlinkEncoder(o.systemId ?? 1, o.componentId ?? 1);
   }
 
   /** Bind the sending socket (ephemeral port; the client answers it) and start the heartbeat. */
@@ -90,17 +88,7 @@ export class AigpSimWire implements SimWire {
     if (s.stampS >= this.nextAttitudeS) {
       this.nextAttitudeS = s.stampS + 1 / (this.o.attitudeHz ?? 50);
       const st = this.sim.state;
-      const [roll, pitch, yaw] = quatToEuler(st.quat);
-      const ned = nedEulerFromEnu(roll, pitch, yaw);
-      const a = new common.Attitude();
-      a.timeBootMs = Math.round(s.stampS * 1000);
-      a.roll = ned[0];
-      a.pitch = ned[1];
-      a.yaw = ned[2];
-      a.rollspeed = st.rateFluRadS[0];
-      a.pitchspeed = -st.rateFluRadS[1];
-      a.yawspeed = -st.rateFluRadS[2];
-      this.sendMav(a);
+      this.sendMav(attitudeFromEnu(s.stampS * 1000, st.quat, st.rateFluRadS));
     }
   }
 
@@ -172,14 +160,14 @@ export class AigpSimWire implements SimWire {
   }
 
   private heartbeat(powerOff = false): void {
-    const h = new minimal.Heartbeat();
-    h.type = minimal.MavType.QUADROTOR;
-    h.autopilot = minimal.MavAutopilot.GENERIC;
-    h.baseMode = (this.sim.fc.armed && !powerOff ? MAV_MODE_FLAG_SAFETY_ARMED : 0) as minimal.MavModeFlag;
-    h.customMode = 0;
-    h.systemStatus = powerOff ? minimal.MavState.POWEROFF : this.sim.fc.armed ? minimal.MavState.ACTIVE : minimal.MavState.STANDBY;
-    h.mavlinkVersion = 3;
-    this.sendMav(h);
+    const armed = this.sim.fc.armed;
+    this.sendMav(
+      heartbeat(minimal.MavType.QUADROTOR, {
+        autopilot: minimal.MavAutopilot.GENERIC,
+        baseMode: armed && !powerOff ? minimal.MavModeFlag.SAFETY_ARMED : 0,
+        systemStatus: powerOff ? minimal.MavState.POWEROFF : armed ? minimal.MavState.ACTIVE : minimal.MavState.STANDBY,
+      }),
+    );
   }
 
   private onMav(dg: Buffer, rinfo: RemoteInfo): void {
@@ -235,11 +223,11 @@ export class AigpSimWire implements SimWire {
     }
   }
 
-  private sendMav(msg: Parameters<MavEncoder['encode']>[0]): void {
+  private sendMav(msg: Parameters<MavlinkEncoder['encode']>[0]): void {
     if (this.mav) this.mav.send(this.enc.encode(msg), this.o.mavlinkPort, this.o.host);
   }
 
-  private sendMavTo(msg: Parameters<MavEncoder['encode']>[0], to: RemoteInfo): void {
+  private sendMavTo(msg: Parameters<MavlinkEncoder['encode']>[0], to: RemoteInfo): void {
     if (this.mav) this.mav.send(this.enc.encode(msg), to.port, to.address);
   }
 }

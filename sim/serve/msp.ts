@@ -14,25 +14,17 @@
  * The sim steps paced by the wall clock (SimServer, realtimeFactor > 0); frames go to in-process subscribers
  * (`frames`), stamped on `clockS()`, the same clock a client should stamp its IMU samples with.
  */
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
+import type net from 'node:net';
 import type { CameraFrame, ImuSample } from '../../src/tracts/io.js';
 import type { Sim } from '../world.js';
 import type { RaceResult } from '../runner.js';
 import { SimServer, type ServeOptions, type SimWire } from './loop.js';
-import { encodeMspV1, MspDecoder, type MspFrame } from '../../firmware-bridge/msp/codec.js';
-import { ARMING_DISABLE_BIT, MSP } from '../../firmware-bridge/msp/codes.js';
+import type { MspFrame } from '../../firmware-bridge/msp/codec.js';
+import { ARMING_DISABLE_BIT } from '../../firmware-bridge/msp/codes.js';
 import { FEATURE } from '../../firmware-bridge/msp/messages.js';
-import {
-  CONFIGURED_MODE_RANGES,
-  DEFAULT_BOX_IDS,
-  encodeFailsafeConfigReply,
-  encodeModeRangesReply,
-  encodeRawImuReply,
-  encodeRcTuningReply,
-  encodeStatusExReply,
-  identityReply,
-} from '../../firmware-bridge/betaflight/emulator.js';
+import { answerMspRequest, CONFIGURED_MODE_RANGES, DEFAULT_BOX_IDS, encodeRawImuReply, MspFcServer, type MspFcModel, type RcRecord } from '../../firmware-bridge/msp/fc.js';
+
+export type { RcRecord } from '../../firmware-bridge/msp/fc.js';
 
 const G = 9.80665;
 const RAD2DEG = 180 / Math.PI;
@@ -66,12 +58,6 @@ export interface MspSimOptions extends Omit<ServeOptions, 'realtimeFactor' | 'ar
   serialTaskHz?: number;
 }
 
-export interface RcRecord {
-  /** performance.now() at receipt, ms. */
-  tMs: number;
-  channels: number[];
-}
-
 /** In-process frame subscription (the transport's FrameSource shape). */
 export interface SimFrameSource {
   onFrame(cb: (f: CameraFrame) => void): () => void;
@@ -89,8 +75,22 @@ export class MspSimServer implements SimWire {
   /** The sim IMU sample the last RAW_IMU reply was made from (for inspection). */
   lastImuReplied: ImuSample | undefined;
 
-  private readonly tcp = net.createServer((s) => this.onConnection(s));
-  private readonly sockets = new Set<net.Socket>();
+  private readonly tcp = new MspFcServer((s, f) => this.handle(s, f));
+  /** The sim FC's state as the shared MSP replies read it. */
+  private readonly fc: MspFcModel = {
+    armed: () => this.armed,
+    boxIds: () => DEFAULT_BOX_IDS,
+    armingDisableFlags: () => this.armingDisableFlags(),
+    rawImu: () => this.rawImuReply(),
+    rates: () => {
+      const r = this.sim.opts.vehicle.rcRates;
+      return { centerDegS: [...r.centerDegS], maxDegS: [...r.maxDegS], expo: [...r.expo], ratesType: 3 };
+    },
+    modeRanges: () => CONFIGURED_MODE_RANGES,
+    features: () => FEATURE.RX_MSP,
+    failsafe: () => ({ procedure: 1, delayS: this.failsafeDelayS }),
+    onRc: (channels) => this.onRc(channels),
+  };
   private readonly frameSubs = new Set<(f: CameraFrame) => void>();
   private readonly rtf: number;
   private readonly acc1G: number;
@@ -134,14 +134,11 @@ export class MspSimServer implements SimWire {
 
   /** Listen, start the paced sim; resolves with the TCP port. `result` resolves when the run ends. */
   async start(): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.tcp.once('error', reject);
-      this.tcp.listen(this.o.port ?? 0, this.o.host ?? '127.0.0.1', () => resolve());
-    });
+    await this.tcp.listen(this.o.port ?? 0, this.o.host ?? '127.0.0.1');
     if (this.o.serialTaskHz) {
       this.serialTimer = setInterval(() => {
         const next = this.rxQueue.shift();
-        if (next && !next.s.destroyed) this.process(next.s, next.f);
+        if (next && !next.s.destroyed) answerMspRequest(next.s, next.f, this.fc);
       }, 1000 / this.o.serialTaskHz);
     }
     this.result = this.server.run();
@@ -149,7 +146,7 @@ export class MspSimServer implements SimWire {
   }
 
   get port(): number {
-    return (this.tcp.address() as AddressInfo).port;
+    return this.tcp.port;
   }
 
   get uri(): string {
@@ -172,8 +169,7 @@ export class MspSimServer implements SimWire {
   async close(): Promise<void> {
     this.server.stop();
     if (this.serialTimer) clearInterval(this.serialTimer);
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((r) => this.tcp.close(() => r()));
+    await this.tcp.close();
     if (this.result) await this.result.catch(() => undefined);
   }
 
@@ -193,64 +189,21 @@ export class MspSimServer implements SimWire {
 
   // MSP ------------------------------------------------------------------------------------------------------
 
-  private onConnection(s: net.Socket): void {
-    this.sockets.add(s);
-    s.setNoDelay(true);
-    const dec = new MspDecoder();
-    s.on('data', (chunk: Buffer) => dec.push(chunk, (f) => this.handle(s, f)));
-    s.on('error', () => {});
-    s.on('close', () => this.sockets.delete(s));
-  }
-
   private handle(s: net.Socket, f: MspFrame): void {
-    if (f.direction !== '<' || f.version !== 1) return;
-    if (!this.o.serialTaskHz) return this.process(s, f);
+    if (!this.o.serialTaskHz) return answerMspRequest(s, f, this.fc);
     if (this.rxQueue.length >= 32) this.rxOverflows++;
     else this.rxQueue.push({ s, f });
   }
 
-  private process(s: net.Socket, f: MspFrame): void {
-    if (f.cmd === MSP.SET_RAW_RC) {
-      this.onRc(f.payload);
-      s.write(encodeMspV1(MSP.SET_RAW_RC, Buffer.alloc(0), '>'));
-      return;
-    }
-    const reply = this.reply(f.cmd);
-    s.write(reply === undefined ? encodeMspV1(f.cmd, Buffer.alloc(0), '!') : encodeMspV1(f.cmd, reply, '>'));
-  }
-
-  private reply(cmd: number): Buffer | undefined {
-    switch (cmd) {
-      case MSP.RAW_IMU: {
-        const s = this.latestImu;
-        this.lastImuReplied = s;
-        const k = this.acc1G / G;
-        if (!s) return encodeRawImuReply([0, 0, this.acc1G], [0, 0, 0]);
-        return encodeRawImuReply(
-          [s.accelMS2[0] * k, s.accelMS2[1] * k, s.accelMS2[2] * k],
-          [s.gyroRadS[0] * RAD2DEG, s.gyroRadS[1] * RAD2DEG, s.gyroRadS[2] * RAD2DEG],
-        );
-      }
-      case MSP.STATUS_EX:
-        return encodeStatusExReply(this.armed, DEFAULT_BOX_IDS, this.armingDisableFlags());
-      case MSP.RC_TUNING: {
-        const r = this.sim.opts.vehicle.rcRates;
-        return encodeRcTuningReply({ centerDegS: [...r.centerDegS], maxDegS: [...r.maxDegS], expo: [...r.expo], ratesType: 3 });
-      }
-      case MSP.MODE_RANGES:
-        return encodeModeRangesReply(CONFIGURED_MODE_RANGES);
-      case MSP.BOXIDS:
-        return Buffer.from(DEFAULT_BOX_IDS);
-      case MSP.FEATURE_CONFIG: {
-        const b = Buffer.alloc(4);
-        b.writeUInt32LE(FEATURE.RX_MSP, 0);
-        return b;
-      }
-      case MSP.FAILSAFE_CONFIG:
-        return encodeFailsafeConfigReply(1, this.failsafeDelayS);
-      default:
-        return identityReply(cmd);
-    }
+  private rawImuReply(): Buffer {
+    const s = this.latestImu;
+    this.lastImuReplied = s;
+    const k = this.acc1G / G;
+    if (!s) return encodeRawImuReply([0, 0, this.acc1G], [0, 0, 0]);
+    return encodeRawImuReply(
+      [s.accelMS2[0] * k, s.accelMS2[1] * k, s.accelMS2[2] * k],
+      [s.gyroRadS[0] * RAD2DEG, s.gyroRadS[1] * RAD2DEG, s.gyroRadS[2] * RAD2DEG],
+    );
   }
 
   private armingDisableFlags(): number {
@@ -271,9 +224,7 @@ export class MspSimServer implements SimWire {
     return Math.acos(Math.max(-1, Math.min(1, 1 - 2 * (q[1] * q[1] + q[2] * q[2]))));
   }
 
-  private onRc(p: Buffer): void {
-    const channels: number[] = [];
-    for (let i = 0; i + 1 < p.length; i += 2) channels.push(p.readUInt16LE(i));
+  private onRc(channels: number[]): void {
     const now = performance.now();
     this.rc.push({ tMs: now, channels });
     if (this.rc.length > 200_000) this.rc.splice(0, 100_000);

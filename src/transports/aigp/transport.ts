@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { SensorSink, Transport } from '../../daemon/transport.js';
 import type { TransportConfig } from '../../config/schema.js';
 import type { CameraFrame, CameraIntrinsics, CameraMount, CtbrCommand, FlightCommand } from '../../tracts/io.js';
-import { armDisarm, attitudeTargetFromCtbr, clientHeartbeat, common, imuFromHighres, MavEncoder, minimal, parseDatagram, type MavPacket } from './mavlink.js';
+import { armDisarm, attitudeTargetFromCtbr, common, heartbeat, imuFromHighres, MavlinkEncoder, minimal, parseDatagram, type MavPacket } from './mavlink.js';
 import { VideoReassembler, type ReassembledFrame } from './video.js';
 import { jpegCodec, type JpegCodec, type JpegResult } from './jpeg-worker.js';
 
@@ -64,7 +64,7 @@ export class AigpTransport implements Transport {
   private mav: Socket | null = null;
   private video: Socket | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
-  private readonly enc: MavEncoder;
+  private readonly enc: MavlinkEncoder;
   private readonly reasm: VideoReassembler;
   private readonly t0Ms = performance.now();
   private peer: RemoteInfo | null = null;
@@ -122,7 +122,7 @@ export class AigpTransport implements Transport {
     if (!(o.maxThrustN > 0)) throw new Error(`aigp: maxThrustN must be > 0, got ${o.maxThrustN}`);
     this.name = `aigp (MAVLink ${o.mavlinkBind.host}:${o.mavlinkBind.port}, video ${o.videoBind.host}:${o.videoBind.port})`;
     this.ended = new Promise((r) => (this.resolveEnded = r));
-    this.enc = new MavEncoder(o.systemId, o.componentId);
+    this.enc = new MavlinkEncoder(o.systemId, o.componentId);
     this.decoders = jpegCodec(o.decodeWorkers ?? 1);
     this.reasm = new VideoReassembler(
       (f) => this.onJpeg(f),
@@ -388,7 +388,7 @@ export class AigpTransport implements Transport {
   }
 
   private sendHeartbeat(): void {
-    if (this.sendMav(clientHeartbeat())) this.c.heartbeatsSent++;
+    if (this.sendMav(heartbeat())) this.c.heartbeatsSent++;
   }
 
   private sendTimesync(): void {
@@ -401,7 +401,7 @@ export class AigpTransport implements Transport {
   }
 
   /** Send to the vehicle; false when no vehicle has been heard yet. */
-  private sendMav(msg: Parameters<MavEncoder['encode']>[0]): boolean {
+  private sendMav(msg: Parameters<MavlinkEncoder['encode']>[0]): boolean {
     if (!this.peer) {
       if (msg instanceof common.SetAttitudeTarget) this.c.commandsNoPeer++;
       return false;
@@ -409,7 +409,7 @@ export class AigpTransport implements Transport {
     return this.sendMavTo(msg, this.peer);
   }
 
-  private sendMavTo(msg: Parameters<MavEncoder['encode']>[0], to: RemoteInfo): boolean {
+  private sendMavTo(msg: Parameters<MavlinkEncoder['encode']>[0], to: RemoteInfo): boolean {
     if (!this.mav || this.closed) return false;
     this.mav.send(this.enc.encode(msg), to.port, to.address, (err) => {
       if (err) this.c.sendErrors++;

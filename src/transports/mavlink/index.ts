@@ -1,0 +1,3 @@
+/** The one MAVLink codec: framing (stream and datagram), CRC, v2 encoding, frame conversions and builders. */
+export * from './codec.js';
+export * from './messages.js';
