@@ -55,7 +55,7 @@ interface Window {
   pipelinePerFrame: number[];
   regions: Record<string, number[]>;
 }
-const REGIONS = ['colliculus', 'vestibular', 'hippocampus', 'premotor', 'motor', 'cerebellum', 'guard'] as const;
+const REGIONS = ['colliculus', 'vestibular', 'hippocampus', 'premotor', 'cortex', 'motor', 'cerebellum', 'guard'] as const;
 const newWindow = (): Window => ({ frame: [], imu: [], command: [], pipelinePerFrame: [], regions: Object.fromEntries(REGIONS.map((r) => [r, []])) });
 
 const regionTargets = (p: Pipeline): [string, object][] => {
@@ -68,6 +68,7 @@ const regionTargets = (p: Pipeline): [string, object][] => {
     ['guard', p.guard],
   ];
   if (p.cerebellum) t.push(['cerebellum', p.cerebellum]);
+  if (p.cortex) t.push(['cortex', p.cortex]);
   return t;
 };
 

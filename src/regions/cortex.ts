@@ -420,7 +420,9 @@ export class Cortex implements Region<CortexInput, CortexOutput> {
       this.readout.predict(this.rollPhi, this.rollDeriv);
       for (let i = 0; i < ns; i++) {
         const v = rb[i]! + h * this.rollDeriv[i]!;
-        rb[i] = v > cl ? cl : v < -cl ? -cl : v;
+        // Math.min/max, not a ternary: a ternary that can yield the config's (tagged) bound makes V8
+        // box every v as a heap number (16 B per axis per rollout step)
+        rb[i] = Math.min(cl, Math.max(-cl, v));
       }
       left -= h;
       steps++;
@@ -763,7 +765,7 @@ export class AccelResponseModel implements Region<AccelResponseInput, AccelRespo
         for (let j = 0; j < n; j++) {
           const k = ax[j]!;
           const v = settled ? corr[k]! + c.gain * (des[j]! - this.pred[j]!) : corr[k]! * (1 - c.gain * 0.1);
-          corr[k] = (k === 2 ? vOk : hOk) && Number.isFinite(v) ? (v > lim ? lim : v < -lim ? -lim : v) : 0;
+          corr[k] = (k === 2 ? vOk : hOk) && Number.isFinite(v) ? Math.min(lim, Math.max(-lim, v)) : 0; // min/max: see rollout
         }
       }
     } else {
