@@ -656,6 +656,8 @@ export class AccelResponseModel implements Region<AccelResponseInput, AccelRespo
   private readonly mask: Uint8Array;
   private readonly corr = new Float64Array(3);
   private readonly desAll = new Float64Array(3);
+  /** The forward model's input, reused every period (its arrays are sens, act and mask). */
+  private readonly cortexIn: CortexInput;
   /** Forward-model ticks learned from: any (the vertical axis), and airborne (the horizontal axes). */
   private updatesVertical = 0;
   private updatesAirborne = 0;
@@ -677,6 +679,7 @@ export class AccelResponseModel implements Region<AccelResponseInput, AccelRespo
     this.des = new Float64Array(n);
     this.half = new Float64Array(n);
     this.mask = new Uint8Array(n);
+    this.cortexIn = { sensory: this.sens, action: this.act, observed: false, observedMask: this.mask };
     const scales: Record<string, number> = {};
     for (const a of c.axes) {
       scales[`acc${a}`] = 5;
@@ -734,7 +737,9 @@ export class AccelResponseModel implements Region<AccelResponseInput, AccelRespo
         a[j] = this.cmdN > 0 ? this.cmdSum[ax[j]!]! / this.cmdN : 0;
       }
       for (let j = 0; j < n; j++) this.mask[j] = ax[j] === 2 || this.airborneAll ? 1 : 0;
-      this.cortex.step({ sensory: this.sens, action: a, observed, observedMask: this.mask }, this.clockS);
+      const ci = this.cortexIn;
+      ci.observed = observed;
+      this.cortex.step(ci, this.clockS);
       if (observed) {
         // counted here, after the step above learned from this period
         this.updatesVertical++;
