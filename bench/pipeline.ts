@@ -104,8 +104,9 @@ export async function benchPipeline(): Promise<Record<string, unknown>> {
     heap: {
       note:
         'Bytes allocated per call by the pipeline, measured in a fresh node process (cold JIT, as in a real run): heapUsed growth across the call with a scavenge forced just before it, the bracket cost subtracted; calls with a GC inside are counted in gcInside, not averaged. ' +
-        "Steady (laps 3-4): the command tick includes the fresh CtbrCommand the guard hands to the link (~170 B: links and the sim's latency queue keep it, so it is not reused); " +
-        'the rest are V8 heap numbers: a double passed to or returned from a call TurboFan did not inline, or stored in a field that may also hold null (lastImuS, ttcS, ...), is boxed (16 B each). ' +
+        "Steady (laps 3-4): the guard refills one command object (the sim's latency queue and rate-limited links copy it). What is left is V8 heap numbers (16 B each): a double passed to or returned from a call TurboFan did not inline, " +
+        "a double stored in a field that may also hold null (the colliculus' looming.ttcS), and small per-frame functions (correctTilt, learnYaw) that TurboFan optimises only ~40 s into a flight and that run in the baseline tier, where every intermediate is boxed, until then. " +
+        'This bracket also counts what a forced scavenge perturbs (allocation-site and inline-cache state): a sampling heap profile of an unperturbed flight (scratch profiler, laps 3-4) reads lower. ' +
         'Warm-up (lap 1): per-frame code runs in V8\'s interpreter/baseline tiers until it has run often enough to be optimised (the detector\'s top-level functions at 30 Hz: ~20 s), and every floating-point intermediate there is a heap number; ' +
         'in a trial, node --interrupt-budget=8192 cut lap-1 allocation from ~90 KB to ~35 KB per frame (a launcher flag, not set by brainpilot).',
       steady: alloc.steady,
@@ -113,7 +114,7 @@ export async function benchPipeline(): Promise<Record<string, unknown>> {
       perRegionSteady: alloc.regions,
     },
     rssMB: Math.round(process.memoryUsage().rss / 1e6),
-    targets: { pipelineP99MsPerFrame: 1, steadyStateAllocation: 'none (the command handed to the link excepted)' },
+    targets: { pipelineP99MsPerFrame: 1, steadyStateAllocation: 'none' },
   };
 }
 
