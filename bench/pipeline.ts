@@ -15,7 +15,7 @@
  * frame period's minimum over the runs (the pipeline's own cost on an idle core, as the colliculus
  * benchmark does). GC pauses in the first run's steady window are reported from the gc perf entries.
  *
- * Allocation method: a separate flight (same track and seed), in a child process so that its JIT
+ * Allocation method: separate flights (same track and seed; see measurePipelineAllocation), in a child process so that its JIT
  * starts cold like a real run's (the timing flights before it would have warmed it up), in which each pipeline call is bracketed
  * by process.memoryUsage().heapUsed, with a minor GC (scavenge) forced just before the call so that
  * the young generation is empty and the call's allocation cannot be hidden by a GC inside it. If the
@@ -55,7 +55,7 @@ interface Window {
   pipelinePerFrame: number[];
   regions: Record<string, number[]>;
 }
-const REGIONS = ['colliculus', 'vestibular', 'hippocampus', 'premotor', 'motor', 'cerebellum', 'guard'] as const;
+const REGIONS = ['colliculus', 'vestibular', 'hippocampus', 'premotor', 'cortex', 'motor', 'cerebellum', 'guard'] as const;
 const newWindow = (): Window => ({ frame: [], imu: [], command: [], pipelinePerFrame: [], regions: Object.fromEntries(REGIONS.map((r) => [r, []])) });
 
 const regionTargets = (p: Pipeline): [string, object][] => {
@@ -68,6 +68,7 @@ const regionTargets = (p: Pipeline): [string, object][] => {
     ['guard', p.guard],
   ];
   if (p.cerebellum) t.push(['cerebellum', p.cerebellum]);
+  if (p.cortex) t.push(['cortex', p.cortex]);
   return t;
 };
 
@@ -103,8 +104,9 @@ export async function benchPipeline(): Promise<Record<string, unknown>> {
     heap: {
       note:
         'Bytes allocated per call by the pipeline, measured in a fresh node process (cold JIT, as in a real run): heapUsed growth across the call with a scavenge forced just before it, the bracket cost subtracted; calls with a GC inside are counted in gcInside, not averaged. ' +
-        "Steady (laps 3-4): the command tick includes the fresh CtbrCommand the guard hands to the link (~170 B: links and the sim's latency queue keep it, so it is not reused); " +
-        'the rest are V8 heap numbers: a double passed to or returned from a call TurboFan did not inline, or stored in a field that may also hold null (lastImuS, ttcS, ...), is boxed (16 B each). ' +
+        "Steady (laps 3-4): the guard refills one command object (the sim's latency queue and rate-limited links copy it). What is left is V8 heap numbers (16 B each): a double passed to or returned from a call TurboFan did not inline, " +
+        "a double stored in a field that may also hold null (the colliculus' looming.ttcS), and small per-frame functions (correctTilt, learnYaw) that TurboFan optimises only ~40 s into a flight and that run in the baseline tier, where every intermediate is boxed, until then. " +
+        'Whole calls are measured in a flight with no region wrapped, region steps in a second one with each step wrapped (the wrappers box doubles at the call boundary, so the per-region figures read a little high); the two agree with a sampling heap profile of an unmeasured flight within ~20 B per call. ' +
         'Warm-up (lap 1): per-frame code runs in V8\'s interpreter/baseline tiers until it has run often enough to be optimised (the detector\'s top-level functions at 30 Hz: ~20 s), and every floating-point intermediate there is a heap number; ' +
         'in a trial, node --interrupt-budget=8192 cut lap-1 allocation from ~90 KB to ~35 KB per frame (a launcher flag, not set by brainpilot).',
       steady: alloc.steady,
@@ -112,7 +114,7 @@ export async function benchPipeline(): Promise<Record<string, unknown>> {
       perRegionSteady: alloc.regions,
     },
     rssMB: Math.round(process.memoryUsage().rss / 1e6),
-    targets: { pipelineP99MsPerFrame: 1, steadyStateAllocation: 'none (the command handed to the link excepted)' },
+    targets: { pipelineP99MsPerFrame: 1, steadyStateAllocation: 'none' },
   };
 }
 
@@ -215,8 +217,19 @@ function allocationInChild(): AllocReport {
 
 const ALLOC_CHILD_FLAG = '--pipeline-alloc-child';
 
-/** Heap growth across each pipeline call (and each region step) in a second flight. */
+/**
+ * Heap growth across each pipeline call, and across each region step, in two more flights: the whole
+ * calls in one with nothing wrapped, the region steps in another with each step wrapped. (One flight
+ * doing both read 100-400 B too high per whole call: the wrappers, calls through a bound function,
+ * box the doubles passed to and returned from every region step.)
+ */
 function measurePipelineAllocation() {
+  const whole = allocFlight(false);
+  const regions = allocFlight(true);
+  return { steady: whole.steady, warmup: whole.warmup, regions: regions.regions };
+}
+
+function allocFlight(withRegions: boolean) {
   const gc = (globalThis as { gc?: GcFn }).gc;
   if (!gc) throw new Error('bench pipeline: run node with --expose-gc (npm run bench does) to measure allocation');
   const { sim, p } = makeFlight(1);
@@ -225,6 +238,21 @@ function measurePipelineAllocation() {
   const regions: Record<string, AllocAcc> = {};
   let cur: (typeof windows)['steady'] | null = null;
   let measuring = false; // region brackets nest inside a pipeline call: measured only in the steady window, one level deep
+  // The pipeline's calls are bracketed inline (begin(); call; end()), not through a closure: a call
+  // made from a closure passed to a helper is a megamorphic call site, and measured that way the same
+  // calls read 100-400 B higher (doubles boxed at the call boundary, the closure's context).
+  const begin = (): number => {
+    gc({ type: 'minor', execution: 'sync' });
+    return heap();
+  };
+  const end = (a: AllocAcc, h0: number): void => {
+    const d = heap() - h0;
+    if (d < 0) a.gcInside++;
+    else {
+      a.sum += d;
+      a.n++;
+    }
+  };
   const track = (a: AllocAcc | undefined, fn: () => void): void => {
     if (!a) {
       fn();
@@ -243,7 +271,7 @@ function measurePipelineAllocation() {
   // per-region allocation in the steady window: each region's step on its own, in a separate pass
   // of the bracket (a nested bracket would count the inner memoryUsage() in the outer call)
   const regionPass = { on: false };
-  for (const [name, obj] of regionTargets(p)) {
+  for (const [name, obj] of withRegions ? regionTargets(p) : []) {
     const o = obj as Record<string, (...a: unknown[]) => unknown>;
     const orig = o['step']!.bind(obj);
     regions[name] = acc();
@@ -264,22 +292,36 @@ function measurePipelineAllocation() {
   while (sim.tS < END_S && !sim.judge.crashed && !sim.judge.finished) {
     sim.step();
     cur = sim.tS < WARMUP_UNTIL_S ? windows.warmup : sim.tS >= STEADY_FROM_S ? windows.steady : null;
-    // odd command ticks of the steady window measure regions, even ones the whole calls
-    regionPass.on = cur === windows.steady && Math.floor(sim.tS / 0.004) % 2 === 1;
-    const whole = regionPass.on ? null : cur;
+    regionPass.on = withRegions && cur === windows.steady;
+    const whole = withRegions ? null : cur;
     imuBuf.length = 0;
     frameBuf.length = 0;
-    for (const s of sim.pollImu(imuBuf)) track(whole?.imu, () => p.onImu(s));
-    for (const f of sim.pollFrames(frameBuf)) track(whole?.frame, () => p.onFrame(f));
+    for (const s of sim.pollImu(imuBuf)) {
+      if (whole) {
+        const h0 = begin();
+        p.onImu(s);
+        end(whole.imu, h0);
+      } else p.onImu(s);
+    }
+    for (const f of sim.pollFrames(frameBuf)) {
+      if (whole) {
+        const h0 = begin();
+        p.onFrame(f);
+        end(whole.frame, h0);
+      } else p.onFrame(f);
+    }
     if (sim.tS >= nextCmd) {
       nextCmd += 0.004;
       let c: ReturnType<Pipeline['command']> = null;
-      track(whole?.command, () => {
-        c = p.command(sim.tS);
-      });
+      const nowS = sim.tS;
+      if (whole) {
+        const h0 = begin();
+        c = p.command(nowS);
+        end(whole.command, h0);
+      } else c = p.command(nowS);
       if (c) sim.sendCommand(c);
       // the bracket's own cost (the memoryUsage() result, the closure): subtracted below
-      track(cur?.bracket, () => {});
+      if (cur && !withRegions) end(cur.bracket, begin());
     }
   }
   const ov = (w: { bracket: AllocAcc }): number => w.bracket.sum / Math.max(1, w.bracket.n);
@@ -288,7 +330,9 @@ function measurePipelineAllocation() {
     const o = ov(w);
     return { perImuSample: per(w.imu, o), perFrame: per(w.frame, o), perCommandTick: per(w.command, o), bracketBytes: Math.round(o) };
   };
-  const os = ov(windows.steady);
+  // the region brackets' own cost: an empty call through the same wrapper path is not available, so
+  // the inline bracket's (measured in the whole-call flight, ~0 in steady state) is not subtracted
+  const os = 0;
   return {
     steady: report(windows.steady),
     warmup: report(windows.warmup),

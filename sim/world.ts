@@ -6,7 +6,7 @@
  */
 import { Rng } from '../src/rng.js';
 import type { Vec3 } from '../src/math/vec3.js';
-import type { CameraFrame, FlightCommand, ImuSample } from '../src/tracts/io.js';
+import type { CameraFrame, CtbrCommand, FlightCommand, ImuSample, MotorsCommand } from '../src/tracts/io.js';
 import { Quadrotor } from './physics.js';
 import { FlightControllerEmulator } from './fc.js';
 import { GateJudge } from './gates.js';
@@ -45,6 +45,21 @@ interface QueuedCommand {
 }
 
 const FRAME_POOL = 12;
+
+/** A copy the queue owns (arrays too). Malformed fields are copied as they are: the FC judges them. */
+function copyCommand(cmd: FlightCommand): FlightCommand {
+  const arr = (a: unknown): unknown => (Array.isArray(a) ? a.slice() : a);
+  switch (cmd.kind) {
+    case 'ctbr':
+      return { ...cmd, rateRadS: arr(cmd.rateRadS) as CtbrCommand['rateRadS'] };
+    case 'motors':
+      return { ...cmd, motors: arr(cmd.motors) as MotorsCommand['motors'] };
+    case 'rc':
+      return { ...cmd, channelsUs: arr(cmd.channelsUs) as number[] };
+    default:
+      return { ...(cmd as object) } as FlightCommand;
+  }
+}
 
 export class Sim {
   readonly dtS: number;
@@ -125,7 +140,8 @@ export class Sim {
 
   /** Queue a command; it reaches the FC after the configured command latency. */
   sendCommand(cmd: FlightCommand): void {
-    this.cmdQueue.push({ arrivalS: this.tS + this.commandLatencyS, cmd });
+    // a copy: the controller may refill its command object on its next tick (the guard does)
+    this.cmdQueue.push({ arrivalS: this.tS + this.commandLatencyS, cmd: copyCommand(cmd) });
   }
 
   /** Advance one physics step. Returns the events of this step. */

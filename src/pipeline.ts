@@ -102,6 +102,16 @@ export interface PipelineTelemetry {
   lastColliculus: ColliculusOutput | null;
 }
 
+/** GuardInput with number-only stamps (a class of its own: a plain object literal would share its hidden class, and its fields' representation, with guardInStart's nulls). */
+class GuardIn implements GuardInput {
+  proposed: CtbrCommand | null = null;
+  nowS = 0;
+  lastFrameS = 0;
+  lastImuS = 0;
+  armed = true;
+  constructor(readonly attitude: { rollRad: number; pitchRad: number }) {}
+}
+
 export class Pipeline implements Controller {
   readonly name = 'pipeline';
   readonly privileged = false;
@@ -113,9 +123,11 @@ export class Pipeline implements Controller {
   readonly guard: Guard;
   armed = true;
   private disarm = false;
-  private lastImuS: number | null = null;
-  private lastFrameS: number | null = null;
-  private lastFrameStampS: number | null = null;
+  // NaN = none yet, not null: a field that may hold null keeps every double stored in it boxed on
+  // the heap (a fresh 16 B heap number per store); a number-only field is updated in place
+  private lastImuS = NaN;
+  private lastFrameS = NaN;
+  private lastFrameStampS = NaN;
   private replan = true;
   private gatesPassed = 0;
   private sightings = 0;
@@ -183,8 +195,13 @@ export class Pipeline implements Controller {
   private readonly cortexIn: AccelResponseInput = { accDesEnuMS2: [0, 0, 0], velEnuMS: [0, 0, 0], airborne: false, saturated: false };
   private readonly cbIn: LatencyForwardInput = { accCmdEnuMS2: [0, 0, 0], rateCmdRadS: [0, 0, 0], velEnuMS: [0, 0, 0], gyroRadS: [0, 0, 0], posEnuM: [0, 0, 0] };
   private readonly guardAtt = { rollRad: 0, pitchRad: 0 };
-  private readonly guardIn: GuardInput = { proposed: null, nowS: 0, lastFrameS: null, lastImuS: null, attitude: this.guardAtt, armed: true };
+  /** The guard's input once both sensors have been heard (its stamps never null: see lastImuS). */
+  private readonly guardIn = new GuardIn(this.guardAtt);
+  /** The guard's input before that (a separate object, so guardIn's stamp fields stay number-only). */
+  private readonly guardInStart: GuardInput = { proposed: null, nowS: 0, lastFrameS: null, lastImuS: null, attitude: this.guardAtt, armed: true };
   private readonly upcomingBuf: UpcomingGate[] = [];
+  /** Motors at rest while the gyro calibrates (the guard copies it into its own command). */
+  private readonly restCmd: CtbrCommand = { kind: 'ctbr', stampS: 0, thrustN: 0, rateRadS: [0, 0, 0] };
   /** One GatePose list per plan length (the follower reads gates.length), filled in place. */
   private readonly planBufs: GatePose[][] = [];
 
@@ -205,7 +222,7 @@ export class Pipeline implements Controller {
 
   onFrame(f: CameraFrame): void {
     // how many frames really arrive: fewer frames mean fewer close sightings before each gate
-    if (this.lastArrivalS !== null) {
+    if (!Number.isNaN(this.lastArrivalS)) {
       const gap = Math.max(1e-3, f.arrivalS - this.lastArrivalS);
       this.frameRateHz += (1 / gap - this.frameRateHz) * Math.min(1, gap / 1.0);
     }
@@ -216,7 +233,7 @@ export class Pipeline implements Controller {
     const q = this.vestibular.attitudeAtInto(f.stampS, this.qFrame);
     const e = quatToEulerInto(q, this.eulerS);
     const expected = this.expectedGate(q, f.mount.tiltUpRad);
-    const dtS = this.lastFrameStampS === null ? 1 / 30 : Math.max(1e-3, f.stampS - this.lastFrameStampS);
+    const dtS = Number.isNaN(this.lastFrameStampS) ? 1 / 30 : Math.max(1e-3, f.stampS - this.lastFrameStampS);
     this.lastFrameStampS = f.stampS;
     const cin = this.colIn;
     cin.frame = f;
@@ -278,7 +295,7 @@ export class Pipeline implements Controller {
     return Math.min(1, Math.max(0.5, 0.5 + (0.5 * (this.frameRateHz - 10)) / 15));
   }
 
-  private lastArrivalS: number | null = null;
+  private lastArrivalS = NaN;
   private frameRateHz = 30;
 
   /** The heading reference of a gate: the organisers' map when there is one, else what we wrote. */
@@ -310,13 +327,16 @@ export class Pipeline implements Controller {
     return out;
   }
 
+  /** The command for this tick: the guard's one command object, valid until the next call (a holder copies it). */
   command(nowS: number): CtbrCommand | null {
     const v = this.vestibular;
     const h = this.hippocampus.current;
     let proposed: CtbrCommand;
     if (!v.isCalibrated) {
       // sitting on the pad while the gyro calibrates: motors at rest
-      proposed = { kind: 'ctbr', stampS: nowS, thrustN: 0, rateRadS: [0, 0, 0] };
+      const r = this.restCmd;
+      r.stampS = nowS;
+      proposed = r;
     } else {
       if (h.target < 0) {
         // discovery with nothing known ahead: hold position at search height and turn to look around
@@ -405,11 +425,20 @@ export class Pipeline implements Controller {
   private guarded(proposed: CtbrCommand, nowS: number): CtbrCommand | null {
     const v = this.vestibular;
     const e = v.eulerInto(this.eulerS);
-    const gi = this.guardIn;
+    const frameS = Number.isNaN(this.lastFrameS) && v.isCalibrated ? nowS : this.lastFrameS;
+    let gi: GuardInput;
+    if (Number.isNaN(frameS) || Number.isNaN(this.lastImuS)) {
+      gi = this.guardInStart;
+      gi.lastFrameS = Number.isNaN(frameS) ? null : frameS;
+      gi.lastImuS = Number.isNaN(this.lastImuS) ? null : this.lastImuS;
+    } else {
+      const g = this.guardIn;
+      g.lastFrameS = frameS;
+      g.lastImuS = this.lastImuS;
+      gi = g;
+    }
     gi.proposed = proposed;
     gi.nowS = nowS;
-    gi.lastFrameS = this.lastFrameS ?? (v.isCalibrated ? nowS : null);
-    gi.lastImuS = this.lastImuS;
     this.guardAtt.rollRad = e[0];
     this.guardAtt.pitchRad = e[1];
     gi.armed = this.armed;

@@ -1,8 +1,8 @@
 /**
  * The hot paths reuse their outputs and scratch storage (issue #4: no steady-state allocation).
  * What a caller relies on: a reused output always holds the latest step's values (copy what you
- * keep), reused storage never leaks an earlier step's data into a later one, the command handed to
- * the link is a fresh object (links queue it), and the in-place math helpers agree with the
+ * keep), reused storage never leaks an earlier step's data into a later one, the guard's one command
+ * object is refilled each tick while the simulator's latency queue keeps copies, and the in-place math helpers agree with the
  * allocating ones, also when the output aliases an input.
  */
 import { describe, expect, it } from 'vitest';
@@ -25,6 +25,9 @@ import { Hippocampus, type UpcomingGate } from '../src/regions/hippocampus.js';
 import { MotorStage, type MotorStageInput } from '../src/regions/motor.js';
 import { GatePathFollower, type GatePose } from '../src/regions/premotor.js';
 import { Guard } from '../src/regions/steering.js';
+import { loadTrack } from '../sim/track.js';
+import { loadVehicle } from '../sim/vehicle.js';
+import { Sim } from '../sim/world.js';
 
 const stageCfg = { massKg: 0.95, maxThrustN: 42, minThrustN: 0.5 };
 const motorIn = (accel: Vec3, q: Quat, yawRad: number): MotorStageInput => ({ stampS: 1, accelEnuMS2: accel, yaw: { mode: 'angle', yawRad }, attitude: q });
@@ -64,19 +67,44 @@ describe('MotorStage output reuse', () => {
   });
 });
 
-describe('Guard: reused output, fresh command', () => {
-  it('hands the link a new command object each tick that keeps its values after later ticks', () => {
-    const g = new Guard({ hoverThrustN: 9.3, maxThrustN: 42, minThrustN: 0.5 });
-    const base = { nowS: 1, lastFrameS: 1, lastImuS: 1, attitude: { rollRad: 0, pitchRad: 0 }, armed: true };
+describe('Guard: reused output and command; the simulator queue copies', () => {
+  const cfg = { hoverThrustN: 9.3, maxThrustN: 42, minThrustN: 0.5 };
+  const base = { nowS: 1, lastFrameS: 1, lastImuS: 1, attitude: { rollRad: 0, pitchRad: 0 }, armed: true };
+
+  it('refills one command object each tick, always with the latest values', () => {
+    const g = new Guard(cfg);
     const a = g.step({ ...base, proposed: { thrustN: 10, rateRadS: [1, 2, 3] } }, 0.004);
     const cmdA = a.cmd!;
+    expect(cmdA.thrustN).toBe(10);
     const b = g.step({ ...base, nowS: 1.004, proposed: { thrustN: 20, rateRadS: [-1, -2, -3] } }, 0.004);
     expect(b).toBe(a); // the GuardOutput wrapper is reused
-    expect(b.cmd).not.toBe(cmdA);
-    expect(cmdA.thrustN).toBe(10);
-    expect(cmdA.rateRadS).toEqual([1, 2, 3]);
+    expect(b.cmd).toBe(cmdA); // and so is the command: valid until the next step
+    expect(b.cmd!.stampS).toBe(1.004);
     expect(b.cmd!.thrustN).toBe(20);
     expect(b.cmd!.rateRadS).toEqual([-1, -2, -3]);
+    // a failsafe path refills the same object too, without leaking the previous rates
+    const c = g.step({ ...base, nowS: 1.6, lastImuS: 1.6, lastFrameS: 1, proposed: { thrustN: 20, rateRadS: [1, 1, 1] } }, 0.004);
+    expect(c.mode).toBe('failsafe-level-descend');
+    expect(c.cmd).toBe(cmdA);
+    expect(c.cmd!.rateRadS).toEqual([0, 0, 0]);
+  });
+
+  it("the simulator's latency queue delivers what was sent, not what the guard refilled since", () => {
+    const sim = new Sim({ track: loadTrack('warmup'), vehicle: loadVehicle('racer-280'), seed: 1, laps: 1, cameraEnabled: false, commandLatencyS: 0.02 });
+    const delivered: number[] = [];
+    const orig = sim.fc.setCommand.bind(sim.fc);
+    sim.fc.setCommand = (cmd) => {
+      if (cmd.kind === 'ctbr') delivered.push(cmd.thrustN, cmd.rateRadS[0]);
+      return orig(cmd);
+    };
+    sim.arm();
+    const g = new Guard(cfg);
+    const first = g.step({ ...base, proposed: { thrustN: 10, rateRadS: [1, 0, 0] } }, 0.004).cmd!;
+    sim.sendCommand(first);
+    g.step({ ...base, nowS: 1.004, proposed: { thrustN: 20, rateRadS: [2, 0, 0] } }, 0.004); // refills `first`
+    expect(first.thrustN).toBe(20);
+    while (delivered.length === 0 && sim.tS < 0.1) sim.step();
+    expect(delivered).toEqual([10, 1]);
   });
 });
 

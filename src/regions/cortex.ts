@@ -420,7 +420,9 @@ export class Cortex implements Region<CortexInput, CortexOutput> {
       this.readout.predict(this.rollPhi, this.rollDeriv);
       for (let i = 0; i < ns; i++) {
         const v = rb[i]! + h * this.rollDeriv[i]!;
-        rb[i] = v > cl ? cl : v < -cl ? -cl : v;
+        // Math.min/max, not a ternary: a ternary that can yield the config's (tagged) bound makes V8
+        // box every v as a heap number (16 B per axis per rollout step)
+        rb[i] = Math.min(cl, Math.max(-cl, v));
       }
       left -= h;
       steps++;
@@ -654,6 +656,8 @@ export class AccelResponseModel implements Region<AccelResponseInput, AccelRespo
   private readonly mask: Uint8Array;
   private readonly corr = new Float64Array(3);
   private readonly desAll = new Float64Array(3);
+  /** The forward model's input, reused every period (its arrays are sens, act and mask). */
+  private readonly cortexIn: CortexInput;
   /** Forward-model ticks learned from: any (the vertical axis), and airborne (the horizontal axes). */
   private updatesVertical = 0;
   private updatesAirborne = 0;
@@ -675,6 +679,7 @@ export class AccelResponseModel implements Region<AccelResponseInput, AccelRespo
     this.des = new Float64Array(n);
     this.half = new Float64Array(n);
     this.mask = new Uint8Array(n);
+    this.cortexIn = { sensory: this.sens, action: this.act, observed: false, observedMask: this.mask };
     const scales: Record<string, number> = {};
     for (const a of c.axes) {
       scales[`acc${a}`] = 5;
@@ -732,7 +737,9 @@ export class AccelResponseModel implements Region<AccelResponseInput, AccelRespo
         a[j] = this.cmdN > 0 ? this.cmdSum[ax[j]!]! / this.cmdN : 0;
       }
       for (let j = 0; j < n; j++) this.mask[j] = ax[j] === 2 || this.airborneAll ? 1 : 0;
-      this.cortex.step({ sensory: this.sens, action: a, observed, observedMask: this.mask }, this.clockS);
+      const ci = this.cortexIn;
+      ci.observed = observed;
+      this.cortex.step(ci, this.clockS);
       if (observed) {
         // counted here, after the step above learned from this period
         this.updatesVertical++;
@@ -763,7 +770,7 @@ export class AccelResponseModel implements Region<AccelResponseInput, AccelRespo
         for (let j = 0; j < n; j++) {
           const k = ax[j]!;
           const v = settled ? corr[k]! + c.gain * (des[j]! - this.pred[j]!) : corr[k]! * (1 - c.gain * 0.1);
-          corr[k] = (k === 2 ? vOk : hOk) && Number.isFinite(v) ? (v > lim ? lim : v < -lim ? -lim : v) : 0;
+          corr[k] = (k === 2 ? vOk : hOk) && Number.isFinite(v) ? Math.min(lim, Math.max(-lim, v)) : 0; // min/max: see rollout
         }
       }
     } else {

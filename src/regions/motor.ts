@@ -117,6 +117,12 @@ export class MotorStage implements Region<MotorStageInput, MotorStageOutput> {
   private readonly sinTilt: number;
   private readonly cosTilt: number;
   private readonly tanTilt: number;
+  /**
+   * The thrust limits as number fields: read from the frozen config they are values of unknown type
+   * to V8, and `thrust = c.minThrustN` on one branch made it box every thrust on the heap (16 B a tick).
+   */
+  private readonly minThrustN: number;
+  private readonly maxThrustN: number;
   /** The output, reused by every step (the command tick allocates nothing). */
   private readonly out: MotorStageOutput = {
     cmd: { kind: 'ctbr', stampS: 0, thrustN: 0, rateRadS: [0, 0, 0] },
@@ -131,6 +137,8 @@ export class MotorStage implements Region<MotorStageInput, MotorStageOutput> {
     this.sinTilt = Math.sin(this.config.maxTiltRad);
     this.cosTilt = Math.cos(this.config.maxTiltRad);
     this.tanTilt = Math.tan(this.config.maxTiltRad);
+    this.minThrustN = this.config.minThrustN;
+    this.maxThrustN = this.config.maxThrustN;
   }
 
   step(input: MotorStageInput, _dtS: number): MotorStageOutput {
@@ -190,11 +198,11 @@ export class MotorStage implements Region<MotorStageInput, MotorStageOutput> {
     // 2. Collective thrust: projection onto the current thrust axis.
     let thrust = haveAtt ? flx * zbx + fly * zby + flz * zbz : Math.sqrt(flx * flx + fly * fly + flz * flz);
     let thrustSaturated = false;
-    if (!(thrust >= c.minThrustN)) {
-      thrust = c.minThrustN;
+    if (!(thrust >= this.minThrustN)) {
+      thrust = this.minThrustN;
       thrustSaturated = true;
-    } else if (thrust > c.maxThrustN) {
-      thrust = c.maxThrustN;
+    } else if (thrust > this.maxThrustN) {
+      thrust = this.maxThrustN;
       thrustSaturated = true;
     }
 

@@ -224,7 +224,7 @@ export class GatePathFollower {
       const a = 3 * this.seg;
       const abx = xyz[a + 3]! - xyz[a]!, aby = xyz[a + 4]! - xyz[a + 1]!, abz = xyz[a + 5]! - xyz[a + 2]!;
       const along = ((px - xyz[a]!) * abx + (py - xyz[a + 1]!) * aby + (pz - xyz[a + 2]!) * abz) / Math.max(1e-9, abx * abx + aby * aby + abz * abz);
-      if (along >= 1 || distToSegment(p, xyz, a + 3) < distToSegment(p, xyz, a) - 0.05) {
+      if (along >= 1 || nextSegmentNearer(p, xyz, a)) {
         this.seg++;
         continue;
       }
@@ -303,12 +303,21 @@ export class GatePathFollower {
   }
 }
 
-/** Distance from p to the segment from vertex xyz[a..a+2] to the next vertex. */
-function distToSegment(p: Readonly<Vec3>, xyz: Float64Array, a: number): number {
+/** Whether p is nearer (by 5 cm) the segment from vertex xyz[a+3] than the one from xyz[a]. */
+function nextSegmentNearer(p: Readonly<Vec3>, xyz: Float64Array, a: number): boolean {
+  // both distances in one call that returns a boolean: a double returned from a call TurboFan does
+  // not inline is boxed on the heap (16 B each, twice per command tick)
   const px = p[0], py = p[1], pz = p[2];
-  const ax = xyz[a]!, ay = xyz[a + 1]!, az = xyz[a + 2]!;
-  const abx = xyz[a + 3]! - ax, aby = xyz[a + 4]! - ay, abz = xyz[a + 5]! - az;
-  const t = Math.min(1, Math.max(0, ((px - ax) * abx + (py - ay) * aby + (pz - az) * abz) / Math.max(1e-12, abx * abx + aby * aby + abz * abz)));
-  const dx = px - ax - abx * t, dy = py - ay - aby * t, dz = pz - az - abz * t;
-  return Math.sqrt(dx * dx + dy * dy + dz * dz);
+  let dCur = 0, dNext = 0;
+  for (let k = 0; k < 2; k++) {
+    const b = a + 3 * k;
+    const ax = xyz[b]!, ay = xyz[b + 1]!, az = xyz[b + 2]!;
+    const abx = xyz[b + 3]! - ax, aby = xyz[b + 4]! - ay, abz = xyz[b + 5]! - az;
+    const t = Math.min(1, Math.max(0, ((px - ax) * abx + (py - ay) * aby + (pz - az) * abz) / Math.max(1e-12, abx * abx + aby * aby + abz * abz)));
+    const dx = px - ax - abx * t, dy = py - ay - aby * t, dz = pz - az - abz * t;
+    const d = Math.sqrt(dx * dx + dy * dy + dz * dz);
+    if (k === 0) dCur = d;
+    else dNext = d;
+  }
+  return dNext < dCur - 0.05;
 }

@@ -169,7 +169,11 @@ export interface GuardInput {
 export type GuardMode = 'nominal' | 'limited' | 'failsafe-level-descend' | 'failsafe-disarm' | 'disarmed';
 
 export interface GuardOutput {
-  /** The command to send; null = emit nothing (disarmed, or the guard has disarmed). */
+  /**
+   * The command to send; null = emit nothing (disarmed, or the guard has disarmed). One object,
+   * refilled by every step: valid until the next step, so a holder that keeps it longer (a queue, a
+   * rate-limited link) copies it.
+   */
   cmd: CtbrCommand | null;
   mode: GuardMode;
   /** Non-finite (or non-causal) input fields replaced this tick. */
@@ -250,8 +254,8 @@ export function tiltAngle(rollRad: number, pitchRad: number): number {
 /**
  * The guard between the learners and the output. Innate: no learned state. Timing uses input.nowS
  * (dtS only stands in when nowS is not finite). The GuardOutput is reused by every step (valid until
- * the next one); its `cmd` is a fresh object each call, safe to keep: it is what leaves brainpilot and
- * links queue it (the one allocation left on the command tick, by design).
+ * the next one), and so is its `cmd`: the command tick allocates nothing. Links and the simulator's
+ * latency queue copy what they keep past the tick.
  */
 export class Guard implements Region<GuardInput, GuardOutput> {
   readonly name = 'steering.guard';
@@ -272,6 +276,8 @@ export class Guard implements Region<GuardInput, GuardOutput> {
   private disarmLatched = false;
   private tiltEngaged = false;
   private readonly levelScratch: Vec3 = [0, 0, 0];
+  /** The command handed out, refilled by makeCmd (see GuardOutput.cmd). */
+  private readonly cmdOut: CtbrCommand = { kind: 'ctbr', stampS: 0, thrustN: 0, rateRadS: [0, 0, 0] };
   private readonly ratesScratch: Vec3 = [0, 0, 0];
   private readonly out: GuardOutput = { cmd: null, mode: 'disarmed', replacedNonFinite: 0, clamped: false, tiltOverride: false, requestDisarm: false };
 
@@ -454,13 +460,15 @@ export class Guard implements Region<GuardInput, GuardOutput> {
   private makeCmd(now: number, thrustN: number, rates: Readonly<Vec3>): CtbrCommand {
     const c = this.config;
     const t = Number.isFinite(thrustN) ? Math.min(c.maxThrustN, Math.max(c.minThrustN, thrustN)) : c.hoverThrustN;
-    const r: Vec3 = [0, 0, 0];
+    const o = this.cmdOut, r = o.rateRadS;
     for (let a = 0; a < 3; a++) {
       const v = rates[a]!;
       // `+ 0` turns −0 into +0 so a zero command is exactly zero.
       r[a] = Number.isFinite(v) ? clampAbs(v, c.maxRateRadS[a]!) + 0 : 0;
     }
-    return { kind: 'ctbr', stampS: now, thrustN: t, rateRadS: r };
+    o.stampS = now;
+    o.thrustN = t;
+    return o;
   }
 
   private finish(

@@ -153,6 +153,9 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
    * agrees; only roll and pitch change (the correction axis is perpendicular to up). Returns the
    * angle between predicted and observed up, rad.
    */
+  /** [axis x, y, z, angle] for rotateWorldInPlace: doubles passed in an array, not as call arguments (V8 boxes those). */
+  private readonly axisAngle = new Float64Array(4);
+
   correctTilt(upBody: Vec3, gain: number, atS = NaN): number {
     if (!this.calibrated || !isFiniteVec(upBody) || !(gain > 0)) return 0;
     const n = Math.sqrt(upBody[0] * upBody[0] + upBody[1] * upBody[1] + upBody[2] * upBody[2]);
@@ -172,7 +175,12 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
     v[1] = dy * gain;
     v[2] = dz * gain;
     rotateInto(qs, v, v);
-    rotateWorldInPlace(this.quat, v[0], v[1], v[2], Math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]));
+    const aa = this.axisAngle;
+    aa[0] = v[0];
+    aa[1] = v[1];
+    aa[2] = v[2];
+    aa[3] = Math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+    rotateWorldInPlace(this.quat, aa);
     this.tiltCorrections++;
     return err;
   }
@@ -184,7 +192,12 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
    */
   correctYaw(deltaRad: number): void {
     if (!this.calibrated || !Number.isFinite(deltaRad) || deltaRad === 0) return;
-    rotateWorldInPlace(this.quat, 0, 0, 1, deltaRad);
+    const aa = this.axisAngle;
+    aa[0] = 0;
+    aa[1] = 0;
+    aa[2] = 1;
+    aa[3] = deltaRad;
+    rotateWorldInPlace(this.quat, aa);
     this.yawCorrections++;
   }
 
@@ -284,11 +297,12 @@ function integrateInPlace(q: Quat, w3: Readonly<Vec3>, dt: number): void {
 }
 
 /**
- * q ← normalize(exp(axis·angle / 2) ⊗ q) in place: a rotation by `angleRad` about the world-frame
- * `axis` (need not be unit; a zero axis is no rotation), as quatFromAxisAngle + quatMul +
+ * q ← normalize(exp(axis·angle / 2) ⊗ q) in place: a rotation by axisAngle[3] rad about the
+ * world-frame axis axisAngle[0..2] (need not be unit; a zero axis is no rotation), as quatFromAxisAngle + quatMul +
  * quatNormalize did, without the temporaries.
  */
-function rotateWorldInPlace(q: Quat, ax: number, ay: number, az: number, angleRad: number): void {
+function rotateWorldInPlace(q: Quat, axisAngle: Float64Array): void {
+  const ax = axisAngle[0]!, ay = axisAngle[1]!, az = axisAngle[2]!, angleRad = axisAngle[3]!;
   const an = Math.sqrt(ax * ax + ay * ay + az * az) || 1;
   const k = Math.sin(angleRad / 2) / an;
   const bw = Math.cos(angleRad / 2), bx = ax * k, by = ay * k, bz = az * k;

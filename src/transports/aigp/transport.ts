@@ -164,7 +164,8 @@ export class AigpTransport implements Transport {
       this.c.commandsRefused++;
       return;
     }
-    this.pending = cmd;
+    // a copy: it may go out on a later slot, after the controller has refilled its command object
+    this.pending = { kind: 'ctbr', stampS: cmd.stampS, thrustN: cmd.thrustN, rateRadS: [cmd.rateRadS[0], cmd.rateRadS[1], cmd.rateRadS[2]] };
     // send at once when the rate allows; otherwise the newest command goes out the moment the next
     // slot opens (never faster than commandRateHz, never later than needed)
     const waitMs = this.lastSendMs + 1000 / this.o.commandRateHz - performance.now();
