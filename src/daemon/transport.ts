@@ -39,7 +39,10 @@ export interface Transport {
    */
   readonly clock: 'realtime' | 'lockstep';
   open(sink: SensorSink): Promise<void>;
-  /** Send a command (null in lockstep = "no new command, step on"). Never throws on a dead link. */
+  /**
+   * Send a command (null in lockstep = "no new command, step on"). Never throws on a dead link. The
+   * object is the controller's and may be refilled on the next tick: encode it now or copy it.
+   */
   send(cmd: FlightCommand | null): void;
   /** Tell the vehicle to disarm (or the transport's failsafe) and wait until it has left. */
   disarm(reason: string): Promise<void>;

@@ -11,6 +11,11 @@ export interface Controller {
   readonly privileged: boolean;
   onImu(sample: ImuSample): void;
   onFrame(frame: CameraFrame): void;
+  /**
+   * The command for now. The returned object may be reused by the next call (the pipeline refills
+   * one object per tick so steady flight allocates nothing): whoever keeps it past the call — a
+   * latency queue, a rate-limited sender — copies it.
+   */
   command(nowS: number): FlightCommand | null;
   /**
    * True once the controller's own safety logic has decided to disarm (e.g. the guard's failsafe).
