@@ -60,7 +60,10 @@ describe('daemon over MAVLink (px4 / ardupilot transports)', () => {
     const { emu, h } = await fly('px4');
     const engagedAt = emu.attitudeTargets.length;
     const totals = (): { imu: number; frames: number; commands: number } => h.daemon.health().totals;
-    await until(() => totals().commands > 60 && totals().frames > 10, 10_000, '60 commands and 10 frames');
+    // wait for counts, and for the pipeline to have calibrated and lifted (on a loaded machine the IMU
+    // arrives slower than the 100 Hz command clock, so the first commands are the idle ones)
+    const lifting = (): boolean => emu.attitudeTargets.slice(engagedAt).some((t) => t.mode === 'OFFBOARD' && t.armed && t.thrust > 0.1);
+    await until(() => totals().commands > 60 && totals().frames > 10 && lifting(), 15_000, '60 commands, 10 frames and a lifting command');
     expect(totals().imu).toBeGreaterThan(60);
     const flown = emu.attitudeTargets.slice(engagedAt).filter((t) => t.mode === 'OFFBOARD' && t.armed);
     expect(flown.length).toBeGreaterThan(50);
