@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
+import { jpegCodec } from '../src/transports/aigp/jpeg-worker.js';
 import { describe, expect, it } from 'vitest';
 import {
   PX4_QUAD_X_ORDER,
@@ -15,6 +16,7 @@ import {
   cameraInfoToIntrinsics,
   checkCtbr,
   compressedToFrame,
+  compressedToFrameAsync,
   ctbrToPx4,
   ctbrToTwistStamped,
   frameToImage,
@@ -185,6 +187,20 @@ describe('sensor_msgs/CompressedImage → CameraFrame', () => {
     expectReject(compressedToFrame({ header: hdr(), format: 'png', data: new Uint8Array([1, 2, 3]) }, ctx(w, h)), 'decode', /PNG/);
     expectReject(compressedToFrame({ header: hdr(), format: 'tiff', data: new Uint8Array(4) }, ctx(w, h)), 'encoding', /tiff/);
     expectReject(compressedToFrame({ header: hdr(), format: 'jpeg', data: new Uint8Array(4), quality: 90 }, ctx(w, h)), 'malformed', /quality/);
+  });
+
+  it('the off-event-loop path (sharp) gives the same frame and the same rejects', async () => {
+    const codec = jpegCodec(1);
+    const decode = (d: Uint8Array, mp: number) => codec.decode(d, mp);
+    const enc = new Uint8Array(jpeg.encode({ data: rgba, width: w, height: h }, 95).data);
+    const a = value(compressedToFrame({ header: hdr(), format: 'jpeg', data: enc.slice() }, ctx(w, h)));
+    const b = value(await compressedToFrameAsync({ header: hdr(), format: 'jpeg', data: enc.slice() }, ctx(w, h), decode));
+    expect({ ...b, data: null }).toEqual({ ...a, data: null });
+    for (let i = 0; i < a.data.length; i++) expect(Math.abs(a.data[i]! - b.data[i]!)).toBeLessThanOrEqual(6);
+    expectReject(await compressedToFrameAsync({ header: hdr(), format: 'jpeg', data: new Uint8Array([0xff, 0xd8, 1, 2, 3]) }, ctx(w, h), decode), 'decode', /JPEG/);
+    expectReject(await compressedToFrameAsync({ header: hdr(), format: 'jpeg', data: enc.slice() }, ctx(w * 2, h), decode), 'encoding', /intrinsics/);
+    expectReject(await compressedToFrameAsync({ header: hdr(), format: 'jpeg', data: enc, quality: 90 }, ctx(w, h), decode), 'malformed', /quality/);
+    await codec.close();
   });
 });
 

@@ -16,13 +16,15 @@ import { ros2Transport, type TransportConfig } from '../../config/schema.js';
 import type { PerceptionReport, SensorSink, Transport } from '../../daemon/transport.js';
 import type { HealthSnapshot } from '../../daemon/daemon.js';
 import { DirectMotorOutput, type MixerGeometryInput, type RateLoopConfigInput } from '../../regions/motor.js';
-import type { CameraIntrinsics, CameraMount, CtbrCommand, FlightCommand, ImuSample } from '../../tracts/io.js';
+import type { CameraFrame, CameraIntrinsics, CameraMount, CtbrCommand, FlightCommand, ImuSample } from '../../tracts/io.js';
+import { jpegCodec, type JpegCodec } from '../aigp/jpeg-worker.js';
 import type { Vec3 } from '../../math/vec3.js';
 import {
   cameraInfoToIntrinsics,
   checkCtbr,
   clockToSeconds,
   compressedToFrame,
+  compressedToFrameAsync,
   ctbrToPx4,
   ctbrToTwistStamped,
   healthToDiagnostics,
@@ -160,6 +162,10 @@ export class Ros2Transport implements Transport {
   private pubs: { command?: RclPublisher; px4Rates?: RclPublisher; px4Mode?: RclPublisher; px4Command?: RclPublisher; armed?: RclPublisher; diag?: RclPublisher; detections?: RclPublisher; ttg?: RclPublisher } = {};
   private cameraK: CameraIntrinsics | null = null;
   private frameSeq = 0;
+  /** Real time: JPEGs decode on the thread pool (sharp) and are delivered in arrival order. */
+  private jpeg: JpegCodec | null = null;
+  private jpegDelivery: Promise<void> = Promise.resolve();
+  private jpegInFlight = 0;
   private lastImuS = NaN;
   private lastImuWallMs = NaN;
   private lastSensorWallMs = NaN;
@@ -367,11 +373,32 @@ export class Ros2Transport implements Transport {
     this.noteSensor();
     const k = this.cameraK ?? this.ctx.intrinsics;
     const fctx = { seq: this.frameSeq++, arrivalS: 0, intrinsics: k, mount: this.ctx.mount };
+    if (compressed && this.clock === 'realtime') {
+      // lockstep keeps the synchronous decode: a frame must be in before the next /clock tick
+      this.jpeg ??= jpegCodec(2);
+      if (this.jpegInFlight >= 4) return this.sink.reject('time', 'CompressedImage: 4 frames still decoding (the decoder is behind; dropping rather than queueing latency)');
+      this.jpegInFlight++;
+      const job = compressedToFrameAsync(msg, fctx, (d, mp) => this.jpeg!.decode(d, mp));
+      this.jpegDelivery = this.jpegDelivery
+        .then(() => job)
+        .then((r) => {
+          this.jpegInFlight--;
+          if (this.closed || !this.sink) return;
+          if (!r.ok) return this.sink.reject(r.kind, r.detail);
+          this.deliverFrame(r.value);
+        });
+      return;
+    }
     const r = compressed ? compressedToFrame(msg, fctx) : imageToFrame(msg, fctx);
     if (!r.ok) return this.sink.reject(r.kind, r.detail);
-    r.value.arrivalS = Math.max(r.value.stampS, this.sensorNowS(r.value.stampS));
+    this.deliverFrame(r.value);
+  }
+
+  private deliverFrame(f: CameraFrame): void {
+    if (!this.sink) return;
+    f.arrivalS = Math.max(f.stampS, this.sensorNowS(f.stampS));
     this.n.frames++;
-    this.sink.frame(r.value);
+    this.sink.frame(f);
   }
 
   private onClock(msg: unknown): void {
@@ -482,6 +509,8 @@ export class Ros2Transport implements Transport {
       if (this.context) this.rcl.shutdown(this.context);
       this.context = null;
       this.sink = null;
+      await this.jpeg?.close();
+      this.jpeg = null;
     }
   }
 }
