@@ -107,8 +107,11 @@ export interface ColliculusInput {
 }
 
 export interface LoomingOutput {
-  /** Time to contact with the target gate from its expansion, s (null: no target / not approaching). */
-  ttcS: number | null;
+  /**
+   * Time to contact with the target gate from its expansion, s; NaN: no target / not approaching.
+   * (A NaN sentinel, not null: a field holding a double or null is boxed at every store.)
+   */
+  ttcS: number;
   /** LGMD: n consecutive spikes — something is about to hit the camera. */
   collision: boolean;
   /** LGMD membrane potential κ (0.5 silent … 1). */
@@ -231,7 +234,8 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
   private readonly st: ColliculusStats = { frames: 0, badFrames: 0, replacedNonFinite: 0, framesWithGate: 0, collisions: 0 };
   private prevTarget = { valid: false, u: 0, v: 0, sizeN: 0 };
   private lastCollision = false;
-  private prevStampS: number | null = null;
+  /** Last frame stamp, s; NaN before the first frame (a sentinel, not null: see LoomingOutput.ttcS). */
+  private prevStampS = NaN;
   private readonly rot = new Float64Array(3);
   private readonly att = { rollRad: 0, pitchRad: 0 };
 
@@ -258,7 +262,7 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
       sightings: this.detector.sightings,
       target: null,
       orient: { yawRateRadS: 0, pitchRateRadS: 0 },
-      looming: { ttcS: null, collision: false, lgmd: 0.5, spikes: 0 },
+      looming: { ttcS: NaN, collision: false, lgmd: 0.5, spikes: 0 },
     };
   }
 
@@ -281,7 +285,7 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
     this.ttc.restart();
     this.prevTarget.valid = false;
     this.lastCollision = false;
-    this.prevStampS = null;
+    this.prevStampS = NaN;
     this.detector.sightings.length = 0;
     this.clearOutput();
   }
@@ -291,7 +295,7 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
     o.target = null;
     o.orient.yawRateRadS = 0;
     o.orient.pitchRateRadS = 0;
-    o.looming.ttcS = null;
+    o.looming.ttcS = NaN;
     o.looming.collision = false;
     o.looming.lgmd = 0.5;
     o.looming.spikes = 0;
@@ -423,7 +427,7 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
     }
     let rot: Float64Array | null = null;
     const w = input.bodyRateRadS;
-    const frameDt = this.prevStampS !== null && fr.stampS > this.prevStampS ? fr.stampS - this.prevStampS : dt;
+    const frameDt = fr.stampS > this.prevStampS ? fr.stampS - this.prevStampS : dt;
     if (w && frameDt > 0) {
       if (Number.isFinite(w[0]) && Number.isFinite(w[1]) && Number.isFinite(w[2])) {
         // body rate → camera optical frame: x_c = −y_b, y_c = [sτ, 0, −cτ], z_c = [cτ, 0, sτ]
@@ -434,7 +438,7 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
         rot[2] = (ct * w[0] + st * w[2]) * frameDt;
       } else this.st.replacedNonFinite++;
     }
-    this.prevStampS = Number.isFinite(fr.stampS) ? fr.stampS : null;
+    this.prevStampS = Number.isFinite(fr.stampS) ? fr.stampS : NaN;
     const lg = this.lgmd && det.cw >= 3 ? this.lgmd.step(det.cells, rot) : IDLE_LGMD;
     o.looming.lgmd = lg.kappa;
     o.looming.spikes = lg.spikes;
@@ -449,7 +453,8 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
       const ratio = pt.sizeN > 0 ? target.sizeN / pt.sizeN : 0;
       const same = pt.valid && jump <= this.cfg.looming.trackMaxJump * W && ratio > 0.67 && ratio < 1.5;
       if (!same) this.ttc.restart();
-      o.looming.ttcS = this.ttc.push(fr.stampS, target.sizeN);
+      this.ttc.push(fr.stampS, target.sizeN);
+      o.looming.ttcS = this.ttc.ttcS;
       pt.valid = true;
       pt.u = target.centerPx[0];
       pt.v = target.centerPx[1];
@@ -457,7 +462,7 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
     } else {
       this.ttc.restart();
       pt.valid = false;
-      o.looming.ttcS = null;
+      o.looming.ttcS = NaN;
     }
     return o;
   }
