@@ -383,7 +383,8 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
       fa[4] = F.topDownGain;
       field.addBumpArgs();
     }
-    field.step(dt);
+    field.args[0] = dt; // (through the argument block: a double argument is boxed)
+    field.stepArgs();
     let target: GateSighting | null = null;
     let best = F.readoutMin;
     for (let i = 0; i < n; i++) {

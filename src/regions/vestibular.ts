@@ -217,6 +217,25 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
 
   /** attitudeAt written into `out` (no allocation: this runs on every frame). */
   attitudeAtInto(tS: number, out: Quat): Quat {
+    this.tArg[0] = tS;
+    return this.attitudeAtArg(out);
+  }
+
+  /**
+   * attitudeAtInto at a sample's stamp (`sample.stampS`, e.g. a camera frame's exposure). Per-frame
+   * callers use this form: a double loaded from a field and passed to a call V8 does not inline is
+   * boxed (16 B); read here, it never leaves a register.
+   */
+  attitudeOfInto(sample: { readonly stampS: number }, out: Quat): Quat {
+    this.tArg[0] = sample.stampS;
+    return this.attitudeAtArg(out);
+  }
+
+  /** The stamp for attitudeAtArg (a typed-array slot, not a boxed argument). */
+  private readonly tArg = new Float64Array(1);
+
+  private attitudeAtArg(out: Quat): Quat {
+    const tS = this.tArg[0]!;
     for (let k = 1; k <= this.histLen; k++) {
       const i = ((this.histHead - k + this.histCap) % this.histCap) * 5;
       if (this.hist[i]! <= tS) {
