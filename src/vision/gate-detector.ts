@@ -507,15 +507,19 @@ export class GateDetector {
     if (this.mono) this.classifyMono();
     else this.classifyRgb();
     this.label();
-    this.sightings.length = 0;
     this.stats.rings = 0;
     this.stats.partial = 0;
     const nc = this.selectCandidates();
     this.stats.candidates = nc;
+    // filled by index and cut to length once, not emptied (length = 0) and pushed: V8 drops an
+    // emptied array's backing store, and the next push allocated a new one (~150 B every frame)
+    const S = this.sightings;
+    let m = 0;
     for (let k = 0; k < nc; k++) {
-      const s = this.pool[this.sightings.length]!;
-      if (this.examine(this.cand[k]!, s, this.sightings.length)) this.sightings.push(s);
+      const s = this.pool[m]!;
+      if (this.examine(this.cand[k]!, s, m)) S[m++] = s;
     }
+    S.length = m;
     this.suppressRingParts();
     sortBestFirst(this.sightings);
     return this.sightings.length;
