@@ -236,6 +236,8 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
   private lastCollision = false;
   /** Last frame stamp, s; NaN before the first frame (a sentinel, not null: see LoomingOutput.ttcS). */
   private prevStampS = NaN;
+  /** Image → field scale [cols / W, rows / H] of the current frame, read by fieldXY. */
+  private readonly fieldScale = new Float64Array(2);
   private readonly rot = new Float64Array(3);
   private readonly att = { rollRad: 0, pitchRad: 0 };
 
@@ -333,6 +335,8 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
     const F = this.cfg.field, field = this.field;
     const W = fr.width, H = fr.height, K = fr.intrinsics;
     const sx = F.cols / W, sy = F.rows / H;
+    this.fieldScale[0] = sx; // for fieldXY (doubles as call arguments are boxed)
+    this.fieldScale[1] = sy;
     field.clearInput();
     const exp = input.expected;
     let expOk = exp !== null && exp !== undefined;
@@ -368,7 +372,7 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
       }
       // doubles through the field's argument block (boxed on the heap as call arguments)
       const fa = field.args;
-      this.fieldXY(s, W, H, sx, sy, fa);
+      this.fieldXY(s, W, H, fa);
       fa[2] = 1;
       fa[3] = 1;
       fa[4] = amp;
@@ -389,7 +393,7 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
     let best = F.readoutMin;
     for (let i = 0; i < n; i++) {
       const s = S[i]!;
-      this.fieldXY(s, W, H, sx, sy, field.args);
+      this.fieldXY(s, W, H, field.args);
       field.sampleArgs();
       const v = field.args[5]!;
       if (v > best) { best = v; target = s; }
@@ -454,7 +458,9 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
       const ratio = pt.sizeN > 0 ? target.sizeN / pt.sizeN : 0;
       const same = pt.valid && jump <= this.cfg.looming.trackMaxJump * W && ratio > 0.67 && ratio < 1.5;
       if (!same) this.ttc.restart();
-      this.ttc.push(fr.stampS, target.sizeN);
+      this.ttc.args[0] = fr.stampS; // (through the argument block: double arguments are boxed)
+      this.ttc.args[1] = target.sizeN;
+      this.ttc.pushArgs();
       o.looming.ttcS = this.ttc.ttcS;
       pt.valid = true;
       pt.u = target.centerPx[0];
@@ -472,8 +478,9 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
    * Field cell of a sighting into out[0], out[1]: its centre, held inside the image (a border-cut
    * gate's centre can lie past it).
    */
-  private fieldXY(s: GateSighting, W: number, H: number, sx: number, sy: number, out: Float64Array): void {
+  private fieldXY(s: GateSighting, W: number, H: number, out: Float64Array): void {
     const u = s.centerPx[0], v = s.centerPx[1];
+    const sx = this.fieldScale[0]!, sy = this.fieldScale[1]!;
     out[0] = Math.min(W - 1, Math.max(0, u)) * sx - 0.5;
     out[1] = Math.min(H - 1, Math.max(0, v)) * sy - 0.5;
   }

@@ -796,10 +796,9 @@ export class GateDetector {
         prev = r;
       }
     }
-    const holeFrac = ring ? this.holeArea / (this.holeArea + area) : 0;
 
     if (ring) {
-      const okPose = this.ringGeometry(c, s, poolIdx, holeFrac);
+      const okPose = this.ringGeometry(c, s, poolIdx);
       if (okPose) {
         this.stats.rings++;
         return true;
@@ -1226,10 +1225,12 @@ export class GateDetector {
   }
 
   /** Quads, refinement and PnP for a ring component; fills s. False = treat as blob. */
-  private ringGeometry(c: number, s: GateSighting, poolIdx: number, holeFrac: number): boolean {
+  private ringGeometry(c: number, s: GateSighting, poolIdx: number): boolean {
     const f = this.p.downsample;
     const g = this.p.gate;
     const area = this.compArea[c]!;
+    // the hole fraction examine() found, computed again here: a double argument is boxed (16 B)
+    const holeFrac = this.holeArea / (this.holeArea + area);
     const cu = (this.compSumX[c]! / area) * f, cv = (this.compSumY[c]! / area) * f;
     this.pt[0] = cu; this.pt[1] = cv;
     this.upAt();

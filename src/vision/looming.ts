@@ -235,6 +235,17 @@ export class TtcEstimator {
    * return value: a double returned from a call that is not inlined is boxed.)
    */
   push(stampS: number, size: number): void {
+    this.args[0] = stampS;
+    this.args[1] = size;
+    this.pushArgs();
+  }
+
+  /** Argument block for pushArgs(): [stampS, size] (per-frame callers: a double argument is boxed). */
+  readonly args = new Float64Array(2);
+
+  /** push() with its arguments in `args`. */
+  pushArgs(): void {
+    const stampS = this.args[0]!, size = this.args[1]!;
     if (!(size > 0) || !Number.isFinite(stampS)) return;
     const W = this.p.window;
     if (this.n > 0) {
