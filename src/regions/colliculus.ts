@@ -488,7 +488,8 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
 
 const IDLE_LGMD = Object.freeze({ kappa: 0.5, k: 0, meanAbsP: 0, spike: false, vetoed: false, spikes: 0, collision: false });
 
-const clampAbs = (x: number, lim: number): number => (x > lim ? lim : x < -lim ? -lim : Number.isFinite(x) ? x : 0);
+// Math.min/max, not a ternary: a ternary that can yield the config's (tagged) bound boxed x (16 B)
+const clampAbs = (x: number, lim: number): number => (x !== x ? 0 : Math.min(lim, Math.max(-lim, x)));
 
 /** A frame the detector can read safely. */
 function validFrame(f: CameraFrame | null | undefined): f is CameraFrame {
