@@ -230,7 +230,7 @@ export class Pipeline implements Controller {
     this.lastFrameS = f.arrivalS;
     if (!this.vestibular.isCalibrated) return;
     this.hippocampus.setHeading(this.vestibular.eulerInto(this.eulerS)[2]);
-    const q = this.vestibular.attitudeAtInto(f.stampS, this.qFrame);
+    const q = this.vestibular.attitudeOfInto(f, this.qFrame);
     const e = quatToEulerInto(q, this.eulerS);
     const expected = this.expectedGate(q, f.mount.tiltUpRad);
     const dtS = Number.isNaN(this.lastFrameStampS) ? 1 / 30 : Math.max(1e-3, f.stampS - this.lastFrameStampS);
@@ -249,7 +249,7 @@ export class Pipeline implements Controller {
       const rangeM = norm(t.posCamM);
       if (rangeM < 9) this.vestibular.correctTilt(camToBodyInto(this.v3a, t.upCam, f.mount.tiltUpRad), 0.06 * Math.min(1, 4 / rangeM), f.stampS);
     }
-    const qs = this.vestibular.attitudeAtInto(f.stampS, this.qSight);
+    const qs = this.vestibular.attitudeOfInto(f, this.qSight);
     // every gate in view localises the drone and corrects the map, not only the target
     for (const s of col.sightings) {
       // PnP fits that do not reproject (> 2.5 px RMS) are wrong-solution poses: measured in flight,

@@ -197,6 +197,19 @@ describe('Cortex: the forward model learns online', () => {
     expect(ePred).toBeLessThan(0.5 * eNow);
   });
 
+  it('predictFrom(…, H, out, parts) rolls H / parts: the same prediction as predictFrom(…, H / parts), and a longer roll differs', () => {
+    const cx = new Cortex(opts);
+    const world = new GateWorld(5);
+    train(cx, world, 2000);
+    const s = Float64Array.from(world.s), a = Float64Array.from(world.a);
+    const whole = Float64Array.from(cx.predictFrom(s, a, 0.05, new Float64Array(5)));
+    const split = Float64Array.from(cx.predictFrom(s, a, 0.1, new Float64Array(5), 2));
+    expect(Array.from(split)).toEqual(Array.from(whole));
+    const longer = cx.predictFrom(s, a, 0.1, new Float64Array(5));
+    expect(Array.from(longer)).not.toEqual(Array.from(whole));
+    expect(Array.from(cx.predictFrom(s, a, 0.1, new Float64Array(5), 0)).every(Number.isFinite)).toBe(true);
+  });
+
   it('learns time-to-gate with its GVF (mean within 10 %, worst 25 %, for gates 0.3–1.5 s ahead); no crash → time-to-crash saturates', () => {
     const cx = new Cortex(opts);
     const world = new GateWorld(5);

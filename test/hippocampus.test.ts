@@ -96,6 +96,26 @@ describe('hippocampus', () => {
     expect(h.gates).toHaveLength(1);
   });
 
+  it("learns a map gate's heading from close face-on sightings, not from far ones or ones 0.6 rad off", () => {
+    const sightAt = (h: Hippocampus, t: number, yawRad: number, rangeM: number) =>
+      h.step({ kind: 'sighting', stampS: t, relEnuM: [10, 0, 0], normalEnu: [-Math.cos(yawRad), -Math.sin(yawRad), 0], rangeM });
+    const far = new Hippocampus(prior, { posEnuM: [0, 0, 2], yawRad: 0 });
+    far.step({ kind: 'imu', stampS: 0.01, accEnuMS2: [0, 0, 0] });
+    for (let i = 0; i < 10; i++) expect(sightAt(far, 0.01 + i / 30, 0.2, 10).associated).toBe(0);
+    expect(far.gates[0]!.yawRad).toBe(0); // 10 m: too far to trust the normal
+    const h = new Hippocampus(prior, { posEnuM: [0, 0, 2], yawRad: 0 });
+    h.step({ kind: 'imu', stampS: 0.01, accEnuMS2: [0, 0, 0] });
+    const sigma0 = h.gates[0]!.yawSigmaRad;
+    for (let i = 0; i < 10; i++) expect(sightAt(h, 0.01 + i / 30, 0.2, 6).associated).toBe(0);
+    const g = h.gates[0]!;
+    expect(g.yawRad).toBeGreaterThan(0.15);
+    expect(g.yawRad).toBeLessThan(0.2 + 1e-9);
+    expect(g.yawSigmaRad).toBeLessThan(sigma0);
+    const learned = g.yawRad;
+    sightAt(h, 0.5, learned + 0.65, 6); // 0.65 rad off the map: an outlier, ignored
+    expect(h.gates[0]!.yawRad).toBe(learned);
+  });
+
   it('with map learning ablated the prior is never overwritten', () => {
     const h = new Hippocampus(prior, { posEnuM: [0, 0, 2], yawRad: 0 }, { learnMap: false });
     fly(h, new Rng(3), { bias: [0, 0, 0], sightings: true, untilX: 9 });

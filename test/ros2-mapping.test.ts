@@ -421,6 +421,8 @@ describe('diagnostics and perception', () => {
     const r = perceptionOf(col as never, 2);
     expect(r).toEqual({ stampS: 2, sightings: [{ kind: 'ring', bboxPx: [1, 2, 3, 4], confidence: 0.8, posCamM: [0, 0, 5] }], targetIndex: 0, timeToGateS: 0.7 });
     expect(perceptionOf({ ...col, target: null, looming: { ...col.looming, ttcS: Infinity } } as never, 2)).toMatchObject({ targetIndex: -1, timeToGateS: null });
+    // the colliculus' "unknown" is NaN; on the wire it is null
+    expect(perceptionOf({ ...col, looming: { ...col.looming, ttcS: NaN } } as never, 2)).toMatchObject({ targetIndex: 0, timeToGateS: null });
   });
 });
 

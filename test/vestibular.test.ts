@@ -88,4 +88,16 @@ describe('learned state', () => {
     expect(v.saveState()).toBeNull();
     expect(() => v.loadState({ schema: 'vestibular/1', version: 1, data: {} } as never)).toThrow(/vestibular is innate/);
   });
+  it('attitude at a past stamp: attitudeOfInto(sample) is attitudeAtInto(sample.stampS), the attitude of that moment, not the latest', () => {
+    const v = new Vestibular({ initialYawRad: 0, calibrationS: 0.1 });
+    const imu = (t: number, yawRateRadS: number) => ({ stampS: t, gyroRadS: [0, 0, yawRateRadS] as [number, number, number], accelMS2: [0, 0, 9.81] as [number, number, number] });
+    for (let i = 0; i <= 100; i++) v.step(imu(i * 0.002, 0)); // at rest: calibrates
+    for (let i = 101; i <= 600; i++) v.step(imu(i * 0.002, 1)); // yaw at 1 rad/s for 1 s
+    const yawOf = (q: Quat) => Math.atan2(2 * (q[0] * q[3] + q[1] * q[2]), 1 - 2 * (q[2] * q[2] + q[3] * q[3]));
+    const atStamp = v.attitudeAtInto(0.7, [0, 0, 0, 0]);
+    const ofSample = v.attitudeOfInto({ stampS: 0.7 }, [0, 0, 0, 0]);
+    expect(ofSample).toEqual(atStamp);
+    expect(yawOf(ofSample)).toBeCloseTo(0.7 - 0.2, 2);
+    expect(yawOf(v.attitudeOfInto({ stampS: 5 }, [0, 0, 0, 0]))).toBeCloseTo(1.0, 2); // after the last sample: the latest
+  });
 });

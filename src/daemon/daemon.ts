@@ -260,7 +260,7 @@ export function perceptionOf(col: ColliculusOutput, stampS: number): PerceptionR
     stampS,
     sightings: col.sightings.map((s) => ({ kind: s.kind, bboxPx: s.bboxPx, confidence: s.confidence, posCamM: s.posCamM })),
     targetIndex: col.target ? col.sightings.indexOf(col.target) : -1,
-    timeToGateS: ttc !== null && Number.isFinite(ttc) ? ttc : null,
+    timeToGateS: Number.isFinite(ttc) ? ttc : null, // the colliculus' NaN (unknown) is null on the wire
   };
 }
 

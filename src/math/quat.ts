@@ -27,7 +27,7 @@ export const quatRotate = (q: Readonly<Quat>, v: Readonly<Vec3>): Vec3 => quatRo
 
 /** quatRotate written into `out` (may alias v); no allocation. */
 export function quatRotateInto(out: Vec3, q: Readonly<Quat>, v: Readonly<Vec3>): Vec3 {
-  return rotateBy(out, q[0], q[1], q[2], q[3], v);
+  return rotateBy(out, q, 1, v);
 }
 
 /** Rotate v by q⁻¹ (world → body when q is a pose). */
@@ -35,10 +35,15 @@ export const quatRotateInv = (q: Readonly<Quat>, v: Readonly<Vec3>): Vec3 => qua
 
 /** quatRotateInv written into `out` (may alias v); no allocation. */
 export function quatRotateInvInto(out: Vec3, q: Readonly<Quat>, v: Readonly<Vec3>): Vec3 {
-  return rotateBy(out, q[0], -q[1], -q[2], -q[3], v);
+  return rotateBy(out, q, -1, v);
 }
 
-function rotateBy(out: Vec3, w: number, x: number, y: number, z: number, v: Readonly<Vec3>): Vec3 {
+/**
+ * v rotated by (q0, s·q1, s·q2, s·q3), s = ±1 (the inverse with s = −1). The quaternion is passed
+ * whole, not as four doubles: double arguments to a call V8 does not inline are boxed (16 B each).
+ */
+function rotateBy(out: Vec3, q: Readonly<Quat>, s: 1 | -1, v: Readonly<Vec3>): Vec3 {
+  const w = q[0], x = s * q[1], y = s * q[2], z = s * q[3];
   const vx = v[0], vy = v[1], vz = v[2];
   // t = 2 * cross(q.xyz, v); v' = v + w t + cross(q.xyz, t)
   const tx = 2 * (y * vz - z * vy);

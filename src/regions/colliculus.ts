@@ -107,8 +107,11 @@ export interface ColliculusInput {
 }
 
 export interface LoomingOutput {
-  /** Time to contact with the target gate from its expansion, s (null: no target / not approaching). */
-  ttcS: number | null;
+  /**
+   * Time to contact with the target gate from its expansion, s; NaN: no target / not approaching.
+   * (A NaN sentinel, not null: a field holding a double or null is boxed at every store.)
+   */
+  ttcS: number;
   /** LGMD: n consecutive spikes — something is about to hit the camera. */
   collision: boolean;
   /** LGMD membrane potential κ (0.5 silent … 1). */
@@ -231,7 +234,10 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
   private readonly st: ColliculusStats = { frames: 0, badFrames: 0, replacedNonFinite: 0, framesWithGate: 0, collisions: 0 };
   private prevTarget = { valid: false, u: 0, v: 0, sizeN: 0 };
   private lastCollision = false;
-  private prevStampS: number | null = null;
+  /** Last frame stamp, s; NaN before the first frame (a sentinel, not null: see LoomingOutput.ttcS). */
+  private prevStampS = NaN;
+  /** Image → field scale [cols / W, rows / H] of the current frame, read by fieldXY. */
+  private readonly fieldScale = new Float64Array(2);
   private readonly rot = new Float64Array(3);
   private readonly att = { rollRad: 0, pitchRad: 0 };
 
@@ -258,7 +264,7 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
       sightings: this.detector.sightings,
       target: null,
       orient: { yawRateRadS: 0, pitchRateRadS: 0 },
-      looming: { ttcS: null, collision: false, lgmd: 0.5, spikes: 0 },
+      looming: { ttcS: NaN, collision: false, lgmd: 0.5, spikes: 0 },
     };
   }
 
@@ -281,7 +287,7 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
     this.ttc.restart();
     this.prevTarget.valid = false;
     this.lastCollision = false;
-    this.prevStampS = null;
+    this.prevStampS = NaN;
     this.detector.sightings.length = 0;
     this.clearOutput();
   }
@@ -291,7 +297,7 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
     o.target = null;
     o.orient.yawRateRadS = 0;
     o.orient.pitchRateRadS = 0;
-    o.looming.ttcS = null;
+    o.looming.ttcS = NaN;
     o.looming.collision = false;
     o.looming.lgmd = 0.5;
     o.looming.spikes = 0;
@@ -329,6 +335,8 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
     const F = this.cfg.field, field = this.field;
     const W = fr.width, H = fr.height, K = fr.intrinsics;
     const sx = F.cols / W, sy = F.rows / H;
+    this.fieldScale[0] = sx; // for fieldXY (doubles as call arguments are boxed)
+    this.fieldScale[1] = sy;
     field.clearInput();
     const exp = input.expected;
     let expOk = exp !== null && exp !== undefined;
@@ -364,7 +372,7 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
       }
       // doubles through the field's argument block (boxed on the heap as call arguments)
       const fa = field.args;
-      this.fieldXY(s, W, H, sx, sy, fa);
+      this.fieldXY(s, W, H, fa);
       fa[2] = 1;
       fa[3] = 1;
       fa[4] = amp;
@@ -379,12 +387,13 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
       fa[4] = F.topDownGain;
       field.addBumpArgs();
     }
-    field.step(dt);
+    field.args[0] = dt; // (through the argument block: a double argument is boxed)
+    field.stepArgs();
     let target: GateSighting | null = null;
     let best = F.readoutMin;
     for (let i = 0; i < n; i++) {
       const s = S[i]!;
-      this.fieldXY(s, W, H, sx, sy, field.args);
+      this.fieldXY(s, W, H, field.args);
       field.sampleArgs();
       const v = field.args[5]!;
       if (v > best) { best = v; target = s; }
@@ -423,7 +432,7 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
     }
     let rot: Float64Array | null = null;
     const w = input.bodyRateRadS;
-    const frameDt = this.prevStampS !== null && fr.stampS > this.prevStampS ? fr.stampS - this.prevStampS : dt;
+    const frameDt = fr.stampS > this.prevStampS ? fr.stampS - this.prevStampS : dt;
     if (w && frameDt > 0) {
       if (Number.isFinite(w[0]) && Number.isFinite(w[1]) && Number.isFinite(w[2])) {
         // body rate → camera optical frame: x_c = −y_b, y_c = [sτ, 0, −cτ], z_c = [cτ, 0, sτ]
@@ -434,7 +443,7 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
         rot[2] = (ct * w[0] + st * w[2]) * frameDt;
       } else this.st.replacedNonFinite++;
     }
-    this.prevStampS = Number.isFinite(fr.stampS) ? fr.stampS : null;
+    this.prevStampS = Number.isFinite(fr.stampS) ? fr.stampS : NaN;
     const lg = this.lgmd && det.cw >= 3 ? this.lgmd.step(det.cells, rot) : IDLE_LGMD;
     o.looming.lgmd = lg.kappa;
     o.looming.spikes = lg.spikes;
@@ -449,7 +458,10 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
       const ratio = pt.sizeN > 0 ? target.sizeN / pt.sizeN : 0;
       const same = pt.valid && jump <= this.cfg.looming.trackMaxJump * W && ratio > 0.67 && ratio < 1.5;
       if (!same) this.ttc.restart();
-      o.looming.ttcS = this.ttc.push(fr.stampS, target.sizeN);
+      this.ttc.args[0] = fr.stampS; // (through the argument block: double arguments are boxed)
+      this.ttc.args[1] = target.sizeN;
+      this.ttc.pushArgs();
+      o.looming.ttcS = this.ttc.ttcS;
       pt.valid = true;
       pt.u = target.centerPx[0];
       pt.v = target.centerPx[1];
@@ -457,7 +469,7 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
     } else {
       this.ttc.restart();
       pt.valid = false;
-      o.looming.ttcS = null;
+      o.looming.ttcS = NaN;
     }
     return o;
   }
@@ -466,8 +478,9 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
    * Field cell of a sighting into out[0], out[1]: its centre, held inside the image (a border-cut
    * gate's centre can lie past it).
    */
-  private fieldXY(s: GateSighting, W: number, H: number, sx: number, sy: number, out: Float64Array): void {
+  private fieldXY(s: GateSighting, W: number, H: number, out: Float64Array): void {
     const u = s.centerPx[0], v = s.centerPx[1];
+    const sx = this.fieldScale[0]!, sy = this.fieldScale[1]!;
     out[0] = Math.min(W - 1, Math.max(0, u)) * sx - 0.5;
     out[1] = Math.min(H - 1, Math.max(0, v)) * sy - 0.5;
   }
@@ -475,7 +488,8 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
 
 const IDLE_LGMD = Object.freeze({ kappa: 0.5, k: 0, meanAbsP: 0, spike: false, vetoed: false, spikes: 0, collision: false });
 
-const clampAbs = (x: number, lim: number): number => (x > lim ? lim : x < -lim ? -lim : Number.isFinite(x) ? x : 0);
+// Math.min/max, not a ternary: a ternary that can yield the config's (tagged) bound boxed x (16 B)
+const clampAbs = (x: number, lim: number): number => (x !== x ? 0 : Math.min(lim, Math.max(-lim, x)));
 
 /** A frame the detector can read safely. */
 function validFrame(f: CameraFrame | null | undefined): f is CameraFrame {

@@ -389,16 +389,18 @@ export class Cortex implements Region<CortexInput, CortexOutput> {
   predictAhead(horizonS: number, out: Float64Array): Float64Array {
     this.rollBelief.set(this.belief);
     this.rollAction.set(this.action);
-    return this.rollout(horizonS, out);
+    return this.rollout(horizonS, 1, out);
   }
 
   /**
    * "What would this action do from there?": roll a hypothetical sensory state `horizonS` ahead
    * with `action` held, sensor units in and out (same stepping as predictAhead). The belief and
    * the learned weights are untouched: this is how a consumer inverts the forward model. A
-   * non-finite entry counts as 0 (scaled) so the rollout stays finite.
+   * non-finite entry counts as 0 (scaled) so the rollout stays finite. `parts` (a positive
+   * integer) rolls horizonS / parts instead: callers pass a config value and a small integer, not a
+   * computed double, which V8 boxes (16 B) when the call is not inlined.
    */
-  predictFrom(sensory: ArrayLike<number>, action: ArrayLike<number>, horizonS: number, out: Float64Array): Float64Array {
+  predictFrom(sensory: ArrayLike<number>, action: ArrayLike<number>, horizonS: number, out: Float64Array, parts = 1): Float64Array {
     for (let i = 0; i < this.ns; i++) {
       const v = sensory[i]! * this.invScaleS[i]!;
       this.rollBelief[i] = Number.isFinite(v) ? v : 0;
@@ -407,12 +409,14 @@ export class Cortex implements Region<CortexInput, CortexOutput> {
       const v = action[i]! * this.invScaleA[i]!;
       this.rollAction[i] = Number.isFinite(v) ? v : 0;
     }
-    return this.rollout(horizonS, out);
+    return this.rollout(horizonS, parts, out);
   }
 
-  private rollout(horizonS: number, out: Float64Array): Float64Array {
+  /** Roll rollBelief horizonS / parts ahead (divided here: a computed double argument is boxed). */
+  private rollout(horizonS: number, parts: number, out: Float64Array): Float64Array {
     const ns = this.ns, rb = this.rollBelief, cl = this.cfg.beliefClamp;
-    let left = Number.isFinite(horizonS) ? Math.max(0, horizonS) : 0;
+    const hS = horizonS / parts;
+    let left = Number.isFinite(hS) ? Math.max(0, hS) : 0;
     let steps = 0;
     while (left > 1e-12 && steps < this.cfg.maxRolloutSteps) {
       const h = Math.min(this.lastDt, left);
@@ -759,8 +763,8 @@ export class AccelResponseModel implements Region<AccelResponseInput, AccelRespo
       for (let it = 0; it < c.iterations; it++) {
         for (let l = 0; l < c.commandLags; l++) for (let j = 0; j < n; j++) q[l * n + j] = des[j]! + corr[ax[j]!]!;
         // where does this command settle? Two half-horizon rollouts: the second must barely move
-        this.cortex.predictFrom(des, q, c.horizonS / 2, this.half);
-        this.cortex.predictFrom(this.half, q, c.horizonS / 2, this.pred);
+        this.cortex.predictFrom(des, q, c.horizonS, this.half, 2);
+        this.cortex.predictFrom(this.half, q, c.horizonS, this.pred, 2);
         let settled = true;
         for (let j = 0; j < n; j++) {
           // contracting: the second half moves at most half as far as the first (plus a tolerance)

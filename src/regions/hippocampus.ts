@@ -424,7 +424,25 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
     g.sightings++;
     if (learn) {
       this.refreshGates();
-      this.learnYaw(g, s);
+      // the map gate's heading from the sighting's plane normal — written here, not in a method of
+      // its own: a small function called only near gates was optimised by V8 ~46 s into a flight
+      // and until then ran in the baseline tier, boxing every intermediate (~150 B per frame)
+      const n = s.normalEnu;
+      if (n && !(s.rangeM >= 10)) {
+        // we approach from its front, so forward = −normal
+        const fx = -n[0], fy = -n[1];
+        if (!(fx * fx + fy * fy < 0.49)) {
+          let d = wrapPi(Math.atan2(fy, fx) - g.yawRad);
+          // seen from behind: the normal points the other way
+          if (Math.abs(d) > Math.PI / 2) d = wrapPi(d + Math.PI);
+          if (!(Math.abs(d) > 0.6)) {
+            const rv = (0.05 + 0.01 * s.rangeM) ** 2;
+            const k = g.yawSigmaRad ** 2 / (g.yawSigmaRad ** 2 + rv);
+            g.yawRad = wrapPi(g.yawRad + k * d);
+            g.yawSigmaRad = Math.max(0.005, Math.sqrt((1 - k) * g.yawSigmaRad ** 2));
+          }
+        }
+      }
     }
   }
 
@@ -460,21 +478,6 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
     this.out.associated = k;
     this.sightingsAccepted++;
     if (this.target < 0 || this.loopPending) this.selectTarget();
-  }
-
-  private learnYaw(g: MapGate, s: Sighting): void {
-    // the gate's heading from its plane normal (we approach from its front, so forward = −normal)
-    if (!s.normalEnu || s.rangeM >= 10) return;
-    const fx = -s.normalEnu[0], fy = -s.normalEnu[1];
-    if (fx * fx + fy * fy < 0.49) return;
-    let d = wrapPi(Math.atan2(fy, fx) - g.yawRad);
-    // seen from behind: the normal points the other way
-    if (Math.abs(d) > Math.PI / 2) d = wrapPi(d + Math.PI);
-    if (Math.abs(d) > 0.6) return;
-    const rv = (0.05 + 0.01 * s.rangeM) ** 2;
-    const k = g.yawSigmaRad ** 2 / (g.yawSigmaRad ** 2 + rv);
-    g.yawRad = wrapPi(g.yawRad + k * d);
-    g.yawSigmaRad = Math.max(0.005, Math.sqrt((1 - k) * g.yawSigmaRad ** 2));
   }
 
   private refreshGates(): void {

@@ -61,6 +61,8 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
   private readonly prevRate: Vec3 = [0, 0, 0];
   private readonly qScratch: Quat = [1, 0, 0, 0];
   private readonly vScratch: Vec3 = [0, 0, 0];
+  /** integrateInPlace's argument: mean body rate over the interval (rad/s, FLU) and the interval (s). */
+  private readonly rateDt = new Float64Array(4);
   private readonly out: VestibularOutput;
   // ring buffer of (t, w, x, y, z)
   private readonly hist: Float64Array;
@@ -98,12 +100,13 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
       r[1] = s.gyroRadS[1] - this.gyroBias[1];
       r[2] = s.gyroRadS[2] - this.gyroBias[2];
       // trapezoidal: the rate over the interval is the mean of its two end samples (passed in an
-      // array: double arguments to a call that is not inlined are boxed on the heap)
-      const w = this.vScratch;
+      // array with dt: double arguments to a call that is not inlined are boxed on the heap)
+      const w = this.rateDt;
       w[0] = (r[0] + p[0]) / 2;
       w[1] = (r[1] + p[1]) / 2;
       w[2] = (r[2] + p[2]) / 2;
-      integrateInPlace(this.quat, w, dt);
+      w[3] = dt;
+      integrateInPlace(this.quat, w);
       p[0] = r[0];
       p[1] = r[1];
       p[2] = r[2];
@@ -214,6 +217,25 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
 
   /** attitudeAt written into `out` (no allocation: this runs on every frame). */
   attitudeAtInto(tS: number, out: Quat): Quat {
+    this.tArg[0] = tS;
+    return this.attitudeAtArg(out);
+  }
+
+  /**
+   * attitudeAtInto at a sample's stamp (`sample.stampS`, e.g. a camera frame's exposure). Per-frame
+   * callers use this form: a double loaded from a field and passed to a call V8 does not inline is
+   * boxed (16 B); read here, it never leaves a register.
+   */
+  attitudeOfInto(sample: { readonly stampS: number }, out: Quat): Quat {
+    this.tArg[0] = sample.stampS;
+    return this.attitudeAtArg(out);
+  }
+
+  /** The stamp for attitudeAtArg (a typed-array slot, not a boxed argument). */
+  private readonly tArg = new Float64Array(1);
+
+  private attitudeAtArg(out: Quat): Quat {
+    const tS = this.tArg[0]!;
     for (let k = 1; k <= this.histLen; k++) {
       const i = ((this.histHead - k + this.histCap) % this.histCap) * 5;
       if (this.hist[i]! <= tS) {
@@ -277,9 +299,9 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
   }
 }
 
-/** q ← normalize(q ⊗ exp(ω dt / 2)) in place (no allocation: this runs at the IMU rate). */
-function integrateInPlace(q: Quat, w3: Readonly<Vec3>, dt: number): void {
-  const wx = w3[0], wy = w3[1], wz = w3[2];
+/** q ← normalize(q ⊗ exp(ω dt / 2)) in place, wDt = [ωx, ωy, ωz, dt] (no allocation: this runs at the IMU rate). */
+function integrateInPlace(q: Quat, wDt: Float64Array): void {
+  const wx = wDt[0]!, wy = wDt[1]!, wz = wDt[2]!, dt = wDt[3]!;
   const ang = Math.sqrt(wx * wx + wy * wy + wz * wz) * dt;
   if (!(ang > 1e-12)) return;
   const h = ang / 2, k = Math.sin(h) / (ang / dt);

@@ -507,15 +507,19 @@ export class GateDetector {
     if (this.mono) this.classifyMono();
     else this.classifyRgb();
     this.label();
-    this.sightings.length = 0;
     this.stats.rings = 0;
     this.stats.partial = 0;
     const nc = this.selectCandidates();
     this.stats.candidates = nc;
+    // filled by index and cut to length once, not emptied (length = 0) and pushed: V8 drops an
+    // emptied array's backing store, and the next push allocated a new one (~150 B every frame)
+    const S = this.sightings;
+    let m = 0;
     for (let k = 0; k < nc; k++) {
-      const s = this.pool[this.sightings.length]!;
-      if (this.examine(this.cand[k]!, s, this.sightings.length)) this.sightings.push(s);
+      const s = this.pool[m]!;
+      if (this.examine(this.cand[k]!, s, m)) S[m++] = s;
     }
+    S.length = m;
     this.suppressRingParts();
     sortBestFirst(this.sightings);
     return this.sightings.length;
@@ -792,10 +796,9 @@ export class GateDetector {
         prev = r;
       }
     }
-    const holeFrac = ring ? this.holeArea / (this.holeArea + area) : 0;
 
     if (ring) {
-      const okPose = this.ringGeometry(c, s, poolIdx, holeFrac);
+      const okPose = this.ringGeometry(c, s, poolIdx);
       if (okPose) {
         this.stats.rings++;
         return true;
@@ -1222,10 +1225,12 @@ export class GateDetector {
   }
 
   /** Quads, refinement and PnP for a ring component; fills s. False = treat as blob. */
-  private ringGeometry(c: number, s: GateSighting, poolIdx: number, holeFrac: number): boolean {
+  private ringGeometry(c: number, s: GateSighting, poolIdx: number): boolean {
     const f = this.p.downsample;
     const g = this.p.gate;
     const area = this.compArea[c]!;
+    // the hole fraction examine() found, computed again here: a double argument is boxed (16 B)
+    const holeFrac = this.holeArea / (this.holeArea + area);
     const cu = (this.compSumX[c]! / area) * f, cv = (this.compSumY[c]! / area) * f;
     this.pt[0] = cu; this.pt[1] = cv;
     this.upAt();

@@ -211,8 +211,11 @@ export class TtcEstimator {
   private readonly y: Float64Array;
   private n = 0;
   private head = 0;
-  /** Last estimate (null: unknown / not approaching). */
-  ttcS: number | null = null;
+  /**
+   * Last estimate; NaN: unknown / not approaching. (NaN, not null: a field that holds a double or
+   * null is a tagged field, and each estimate stored in it allocated a 16 B heap number.)
+   */
+  ttcS = NaN;
 
   constructor(p: TtcParams) {
     if (!(p.window >= 2 && p.window <= 64)) throw new Error(`TtcEstimator: window must be in [2, 64], got ${p.window}`);
@@ -224,22 +227,39 @@ export class TtcEstimator {
   restart(): void {
     this.n = 0;
     this.head = 0;
-    this.ttcS = null;
+    this.ttcS = NaN;
   }
 
-  /** Add a sample (size > 0 on any linear scale ∝ 1/distance). Returns the current τ estimate. */
-  push(stampS: number, size: number): number | null {
-    if (!(size > 0) || !Number.isFinite(stampS)) return this.ttcS;
+  /**
+   * Add a sample (size > 0 on any linear scale ∝ 1/distance); the estimate is then in ttcS. (No
+   * return value: a double returned from a call that is not inlined is boxed.)
+   */
+  push(stampS: number, size: number): void {
+    this.args[0] = stampS;
+    this.args[1] = size;
+    this.pushArgs();
+  }
+
+  /** Argument block for pushArgs(): [stampS, size] (per-frame callers: a double argument is boxed). */
+  readonly args = new Float64Array(2);
+
+  /** push() with its arguments in `args`. */
+  pushArgs(): void {
+    const stampS = this.args[0]!, size = this.args[1]!;
+    if (!(size > 0) || !Number.isFinite(stampS)) return;
     const W = this.p.window;
     if (this.n > 0) {
       const last = this.t[(this.head + W - 1) % W]!;
-      if (!(stampS > last)) return this.ttcS; // repeated or out-of-order stamp
+      if (!(stampS > last)) return; // repeated or out-of-order stamp
     }
     this.t[this.head] = stampS;
     this.y[this.head] = Math.log(size);
     this.head = (this.head + 1) % W;
     if (this.n < W) this.n++;
-    if (this.n < Math.min(3, W)) return (this.ttcS = null);
+    if (this.n < Math.min(3, W)) {
+      this.ttcS = NaN;
+      return;
+    }
     let mt = 0, my = 0;
     for (let i = 0; i < this.n; i++) { mt += this.t[i]!; my += this.y[i]!; }
     mt /= this.n; my /= this.n;
@@ -249,10 +269,16 @@ export class TtcEstimator {
       stt += dt * dt;
       sty += dt * (this.y[i]! - my);
     }
-    if (!(stt > 0)) return (this.ttcS = null);
+    if (!(stt > 0)) {
+      this.ttcS = NaN;
+      return;
+    }
     const slope = sty / stt; // 1/τ at the window's mean time
-    if (!(slope > 1 / this.p.maxTtcS)) return (this.ttcS = null);
+    if (!(slope > 1 / this.p.maxTtcS)) {
+      this.ttcS = NaN;
+      return;
+    }
     const tau = 1 / slope - (stampS - mt);
-    return (this.ttcS = tau > 0 ? tau : 0);
+    this.ttcS = tau > 0 ? tau : 0;
   }
 }

@@ -106,6 +106,13 @@ export class AmariField {
 
   /** Integrate dtS seconds (Euler, `iterations` sub-steps, each at most 0.5·τ). */
   step(dtS: number): void {
+    this.args[0] = dtS;
+    this.stepArgs();
+  }
+
+  /** step() with dtS in args[0]. */
+  stepArgs(): void {
+    const dtS = this.args[0]!;
     const { cols, rows, tauS, iterations, wInh, restLevel } = this.p;
     const n = cols * rows;
     const u = this.u, fu = this.fu, tmp = this.tmp, conv = this.conv, I = this.input, kern = this.kernel, r = this.r;

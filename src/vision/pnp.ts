@@ -114,6 +114,8 @@ export class PlanarPnP {
   private readonly Rsave = new Float64Array(9);
   private readonly tsave = new Float64Array(3);
   private readonly sse = new Float64Array(1);
+  /** [the sum, Infinity]: residual's result chosen by index (see there). */
+  private readonly pick = Float64Array.of(0, Infinity);
   /** Line observations used by the next solve/refine/alternative: model (X, Y) pairs and (nx, ny, c) triples. */
   private readonly lModel = new Float64Array(2 * PNP_MAX_POINTS);
   private readonly lEq = new Float64Array(3 * PNP_MAX_POINTS);
@@ -337,24 +339,29 @@ export class PlanarPnP {
   /** Sum of squared pixel residuals → this.sse[0] (a typed-array slot: no boxed return value). */
   private residual(model: ArrayLike<number>, image: ArrayLike<number>, n: number, K: PinholeK, R: Float64Array, t: Float64Array): void {
     // one store at the end, not one per early exit: a store on a path first taken late in a flight
-    // has no type feedback and deoptimises the function (measured: at t = 59 s on aigp-qualifier)
-    let e = 0, behind = false;
+    // has no type feedback and deoptimises the function (measured: at t = 59 s on aigp-qualifier).
+    // The store picks its value from a typed array by index, not `behind ? Infinity : e`: the global
+    // `Infinity` on a path not yet taken has no feedback, is loaded tagged, and the merge boxed e
+    // into a 16 B heap number on every call.
+    let e = 0, behind = 0;
     for (let i = 0; i < n; i++) {
       const X = model[2 * i]!, Y = model[2 * i + 1]!;
       const px = R[0]! * X + R[1]! * Y + t[0]!, py = R[3]! * X + R[4]! * Y + t[1]!, pz = R[6]! * X + R[7]! * Y + t[2]!;
-      if (!(pz > 1e-6)) { behind = true; break; }
+      if (!(pz > 1e-6)) { behind = 1; break; }
       const du = K.fx * px / pz + K.cx - image[2 * i]!, dv = K.fy * py / pz + K.cy - image[2 * i + 1]!;
       e += du * du + dv * dv;
     }
     const LM = this.lModel, LE = this.lEq;
-    for (let i = 0; i < this.nLines && !behind; i++) {
+    for (let i = 0; i < this.nLines && behind === 0; i++) {
       const X = LM[2 * i]!, Y = LM[2 * i + 1]!;
       const px = R[0]! * X + R[1]! * Y + t[0]!, py = R[3]! * X + R[4]! * Y + t[1]!, pz = R[6]! * X + R[7]! * Y + t[2]!;
-      if (!(pz > 1e-6)) { behind = true; break; }
+      if (!(pz > 1e-6)) { behind = 1; break; }
       const r = LE[3 * i]! * (K.fx * px / pz + K.cx) + LE[3 * i + 1]! * (K.fy * py / pz + K.cy) - LE[3 * i + 2]!;
       e += r * r;
     }
-    this.sse[0] = behind ? Infinity : e;
+    const pick = this.pick;
+    pick[0] = e;
+    this.sse[0] = pick[behind]!;
   }
 
 }
