@@ -5,14 +5,8 @@
 import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 
-let root: Logger | undefined;
-
-export function logger(name?: string): Logger {
-  if (!root) {
-    const level = process.env['BRAINPILOT_LOG'] ?? 'info';
-    root = process.stderr.isTTY
-      ? pino({ level }, pretty({ colorize: true, destination: 2, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' }))
-      : pino({ level }, pino.destination({ fd: 2, sync: true }));
-  }
-  return name ? root.child({ module: name }) : root;
+export function makeLogger(level: string, prettyPrint: boolean): Logger {
+  return prettyPrint
+    ? pino({ level }, pretty({ colorize: true, destination: 2, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' }))
+    : pino({ level }, pino.destination({ fd: 2, sync: true }));
 }

@@ -54,7 +54,7 @@ export interface LinkOptions {
   connectTimeoutMs?: number;
   /** A write is dropped when this many bytes are already queued (a stalled peer must not grow memory). Default 64 KiB. */
   maxBufferedBytes?: number;
-  /** Optional pino logger (e.g. `logger('link')` from src/log.ts). Silent when absent. */
+  /** Optional pino logger (e.g. `makeLogger('info', false).child({ module: 'link' })` from src/log.ts). Silent when absent. */
   log?: Pick<Logger, 'debug' | 'info' | 'warn'>;
 }
 

@@ -13,7 +13,8 @@ import { CONTROLLERS, RACE_DEFAULTS, flyRace, summaryLines, writeOutputs, type C
 import { renderStill } from './render.js';
 import { ablationMarkdown, runAblationParallel } from './ablate.js';
 import { probeFc, probeLines } from './fc.js';
-import { makeLogger, runFromConfig } from './run.js';
+import { runFromConfig } from './run.js';
+import { makeLogger } from '../log.js';
 import { serveSim } from './serve.js';
 import { listTracks, loadTrack } from '../../sim/track.js';
 import { listVehicles } from '../../sim/vehicle.js';

@@ -173,12 +173,17 @@ export function flyRace(o: RaceOptions): { result: RaceResult; record: FlightRec
       : undefined,
   });
   bar?.stop();
-  if (o.statePath && controller instanceof Pipeline) writeFileSync(o.statePath, JSON.stringify({ brainpilotState: 1, regions: controller.saveState() }, null, 2) + '\n');
+  if (o.statePath && controller instanceof Pipeline) writeLearnedState(o.statePath, controller.saveState());
   // the learning curve: lap time per lap
   out.record.series = {
     'learning curve': { x: out.result.laps.map((l) => l.lap), y: out.result.laps.map((l) => l.timeS), xLabel: 'lap', yLabel: 'lap time (s)' },
   };
   return out;
+}
+
+/** Write the learned-state file `readLearnedState` reads (race --state and the daemon's `state:`). */
+export function writeLearnedState(path: string, regions: Record<string, LearnedState>): void {
+  writeFileSync(path, JSON.stringify({ brainpilotState: 1, regions }, null, 2) + '\n');
 }
 
 /** Read a learned-state file written by a previous run, with a clear error when it is not one. */

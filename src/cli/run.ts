@@ -4,27 +4,21 @@
  * until the far side ends the session or a signal arrives; on SIGINT/SIGTERM it commands a disarm
  * before it closes any link.
  */
-import { existsSync, writeFileSync } from 'node:fs';
-import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import { existsSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { makeLogger } from '../log.js';
 import { loadConfig, type BrainpilotConfig } from '../config/schema.js';
 import { Daemon } from '../daemon/daemon.js';
 import { Pipeline, type PipelineConfig, type PipelineVehicle } from '../pipeline.js';
 import type { CameraIntrinsics, CameraMount } from '../tracts/io.js';
 import { loadTrack } from '../../sim/track.js';
 import { loadVehicle } from '../../sim/vehicle.js';
-import { readLearnedState } from './race.js';
+import { readLearnedState, writeLearnedState } from './race.js';
 import { createFrameTransport, createTransport, type TransportContext } from './transports.js';
 import { CompositeTransport } from '../daemon/composite.js';
 import type { Transport } from '../daemon/transport.js';
 
 const DEG = Math.PI / 180;
-
-export function makeLogger(level: string, pretty_: boolean): Logger {
-  return pretty_
-    ? pino({ level }, pretty({ colorize: true, destination: 2, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' }))
-    : pino({ level }, pino.destination({ fd: 2, sync: true }));
-}
 
 export function vehicleFor(cfg: BrainpilotConfig): PipelineVehicle {
   if (typeof cfg.vehicle !== 'string') return { massKg: cfg.vehicle.massKg, maxThrustN: cfg.vehicle.maxThrustN, maxRateRadS: cfg.vehicle.maxRateRadS };
@@ -84,7 +78,7 @@ export async function startDaemon(cfg: BrainpilotConfig, log: Logger): Promise<R
     const why = await Promise.race([daemon.done.then(() => 'stopped'), transport.ended ?? new Promise<string>(() => {})]);
     await daemon.stop(why);
     if (cfg.state) {
-      writeFileSync(cfg.state, JSON.stringify({ brainpilotState: 1, regions: pipeline.saveState() }, null, 2) + '\n');
+      writeLearnedState(cfg.state, pipeline.saveState());
       log.info({ state: cfg.state }, `learned state saved to ${cfg.state}`);
     }
     return why;
@@ -102,7 +96,7 @@ export async function runFromConfig(path: string, o: { logLevel?: string } = {})
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const why = await h.finished;
+  await h.finished;
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   const result = (h.transport as { result?: { completed: boolean; laps: { lap: number; timeS: number; gatesPassed: number; gatesTotal: number }[] } | null }).result;
