@@ -53,13 +53,19 @@ export interface RunOptions {
   onCommand?: (cmd: FlightCommand) => void;
 }
 
+/** A crash, or the last requested lap completed, ends a race. */
+export function raceOver(events: readonly SimEvent[], laps: number): boolean {
+  for (const e of events) if (e.kind === 'crash' || (e.kind === 'lap' && e.lap >= laps)) return true;
+  return false;
+}
+
 export function runRace(sim: Sim, controller: Controller, opts: RunOptions): { result: RaceResult; record: FlightRecord } {
   const laps = opts.laps;
   const period = opts.controlPeriodS ?? 0.004;
   const timeout = (opts.lapTimeoutS ?? 60) * laps;
   const rec = new FlightRecorder(opts.recordHz ?? 50);
-  const imuBuf: ImuSample[] = [];
-  const frameBuf: CameraFrame[] = [];
+  const onImu = (x: ImuSample): void => controller.onImu(x);
+  const onFrame = (f: CameraFrame): void => controller.onFrame(f);
   const gatesPerLap = sim.trueTrack.gates.length;
   const wall0 = performance.now();
   let nextCmdS = 0;
@@ -68,10 +74,7 @@ export function runRace(sim: Sim, controller: Controller, opts: RunOptions): { r
   sim.arm();
   while (!done && sim.tS < timeout) {
     const ev = sim.step();
-    imuBuf.length = 0;
-    frameBuf.length = 0;
-    for (const s of sim.pollImu(imuBuf)) controller.onImu(s);
-    for (const f of sim.pollFrames(frameBuf)) controller.onFrame(f);
+    sim.deliver(onImu, onFrame);
     if (sim.tS + 1e-9 >= nextCmdS) {
       nextCmdS += period;
       const cmd = controller.command(sim.tS);
@@ -83,11 +86,8 @@ export function runRace(sim: Sim, controller: Controller, opts: RunOptions): { r
       }
     }
     rec.sample(sim.tS, sim.state);
-    for (const e of ev) {
-      rec.event(e);
-      if (e.kind === 'crash') done = true;
-      if (e.kind === 'lap' && e.lap >= laps) done = true;
-    }
+    for (const e of ev) rec.event(e);
+    if (raceOver(ev, laps)) done = true;
     if (opts.onProgress && sim.tS >= nextProgS) {
       nextProgS += 0.25;
       const passed = sim.judge.lap * gatesPerLap + sim.judge.nextGate;

@@ -193,6 +193,17 @@ export class Sim {
     return makeCameraFrame(p, data, this.tS, seq);
   }
 
+  private readonly imuDue: ImuSample[] = [];
+  private readonly framesDue: CameraFrame[] = [];
+
+  /** Hand every sample whose arrival time has come to the callbacks: IMU first, then frames, each in arrival order. */
+  deliver(onImu: (s: ImuSample) => void, onFrame: (f: CameraFrame) => void): void {
+    this.imuDue.length = 0;
+    this.framesDue.length = 0;
+    for (const s of this.pollImu(this.imuDue)) onImu(s);
+    for (const f of this.pollFrames(this.framesDue)) onFrame(f);
+  }
+
   /** Sensor samples whose arrival time has come (in arrival order). */
   pollImu(out: ImuSample[]): ImuSample[] {
     const lat = this.imu.latencyS;

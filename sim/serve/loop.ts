@@ -6,7 +6,7 @@
  */
 import type { CameraFrame, FlightCommand, ImuSample } from '../../src/tracts/io.js';
 import type { Sim } from '../world.js';
-import { summarize, type RaceResult } from '../runner.js';
+import { raceOver, summarize, type RaceResult } from '../runner.js';
 
 export interface SimWire {
   readonly name: string;
@@ -78,8 +78,8 @@ export class SimServer {
     const { sim, wire, o } = this;
     const period = o.controlPeriodS ?? 0.004;
     const timeout = (o.lapTimeoutS ?? 60) * o.laps;
-    const imuBuf: ImuSample[] = [];
-    const frameBuf: CameraFrame[] = [];
+    const onImu = (x: ImuSample): void => wire.imu(x);
+    const onFrame = (f: CameraFrame): void => wire.frame(f);
     let nextTick = 0;
     let nextProg = 0;
     let done = false;
@@ -87,14 +87,8 @@ export class SimServer {
     if (o.armAtStart ?? true) sim.arm();
     const stepOnce = (): void => {
       const ev = sim.step();
-      imuBuf.length = 0;
-      frameBuf.length = 0;
-      for (const s of sim.pollImu(imuBuf)) wire.imu(s);
-      for (const f of sim.pollFrames(frameBuf)) wire.frame(f);
-      for (const e of ev) {
-        if (e.kind === 'crash') done = true;
-        if (e.kind === 'lap' && e.lap >= o.laps) done = true;
-      }
+      sim.deliver(onImu, onFrame);
+      if (raceOver(ev, o.laps)) done = true;
       // a client disarm ends the run once the drone has come down
       if (this.disarmedByClient && sim.state.posEnuM[2] < 0.05) done = true;
       if (o.onProgress && sim.tS >= nextProg) {
