@@ -35,6 +35,25 @@ export async function serveSim(o: ServeCliOptions): Promise<RaceResult> {
   }
 }
 
+/**
+ * Run `body` with SIGINT and SIGTERM ending the run cleanly (`stop`) instead of killing the process,
+ * so every wire sends its end-of-run message and the summary is printed.
+ */
+async function stoppableBySignal<T>(o: ServeCliOptions, stop: () => void, body: () => Promise<T>): Promise<T> {
+  const onSignal = (sig: NodeJS.Signals): void => {
+    o.log.warn({ signal: sig }, `${sig}: ending the run`);
+    stop();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await body();
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
 async function simFor(o: ServeCliOptions) {
   const { buildServedSim } = await import('./race.js');
   return buildServedSim(o);
@@ -49,12 +68,9 @@ async function serveMsp(o: ServeCliOptions): Promise<RaceResult> {
   const fc = new MspSimServer(await simFor(o), { laps: o.laps, seed: o.seed, realtimeFactor: o.realtimeFactor, port });
   const bound = await fc.start();
   o.log.info({ port: bound }, `Betaflight MSP FC (the built-in sim) on tcp:127.0.0.1:${bound}: arm on AUX1, MSP is the receiver`);
-  const stop = (): void => fc.server.stop();
-  process.once('SIGINT', stop);
   try {
-    return await fc.result!;
+    return await stoppableBySignal(o, () => fc.server.stop(), () => fc.result!);
   } finally {
-    process.off('SIGINT', stop);
     await fc.close();
   }
 }
@@ -66,13 +82,10 @@ async function serveBetaflightSitl(o: ServeCliOptions): Promise<RaceResult> {
   await physics.start();
   o.log.info('physics for Betaflight SITL: fdm → UDP 9003, rc → UDP 9004, motors ← UDP 9002/9001');
   const timer = setInterval(() => o.log.info({ ...physics.stats, motors: physics.motors }, 'sitl link'), 5000);
-  const stop = (): void => physics.server.stop();
-  process.once('SIGINT', stop);
   try {
-    return await physics.result!;
+    return await stoppableBySignal(o, () => physics.server.stop(), () => physics.result!);
   } finally {
     clearInterval(timer);
-    process.off('SIGINT', stop);
     await physics.close();
   }
 }
@@ -91,25 +104,11 @@ async function serveZmqCli(o: ServeCliOptions): Promise<RaceResult> {
   const { serveZmq } = await import('../../sim/serve/zmq.js');
   const sim = await simFor(o);
   const stop = new AbortController();
-  const onSignal = (sig: NodeJS.Signals): void => {
-    o.log.warn({ signal: sig }, `${sig}: ending the run`);
-    stop.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    return await serveZmq(sim, {
-      endpoint: o.endpoint ?? 'tcp://127.0.0.1:5555',
-      laps: o.laps,
-      seed: o.seed,
-      realtimeFactor: o.realtimeFactor,
-      log: o.log,
-      abort: stop.signal,
-    });
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  return stoppableBySignal(
+    o,
+    () => stop.abort(),
+    () => serveZmq(sim, { endpoint: o.endpoint ?? 'tcp://127.0.0.1:5555', laps: o.laps, seed: o.seed, realtimeFactor: o.realtimeFactor, log: o.log, abort: stop.signal }),
+  );
 }
 
 async function serveAigp(o: ServeCliOptions): Promise<RaceResult> {
@@ -128,19 +127,17 @@ async function serveAigp(o: ServeCliOptions): Promise<RaceResult> {
     server.stop();
     interrupted();
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
   try {
-    // the clock starts when the client is there (the drone would otherwise sit unflown)
-    await Promise.race([wire.clientHeard, signalled]);
-    if (!wire.counters.clientHeartbeats) o.log.warn('sim serve --aigp: stopped before a client was heard');
-    else o.log.info('sim serve --aigp: client heard; flying');
-    const result = await server.run();
-    o.log.info({ event: 'served', ...wire.counters }, `sim serve --aigp: ${wire.counters.framesSent} frames, ${wire.counters.imuSent} IMU samples, ${wire.counters.commands} commands (${wire.counters.commandsRejected} refused)`);
-    return result;
+    return await stoppableBySignal(o, stop, async () => {
+      // the clock starts when the client is there (the drone would otherwise sit unflown)
+      await Promise.race([wire.clientHeard, signalled]);
+      if (!wire.counters.clientHeartbeats) o.log.warn('sim serve --aigp: stopped before a client was heard');
+      else o.log.info('sim serve --aigp: client heard; flying');
+      const result = await server.run();
+      o.log.info({ event: 'served', ...wire.counters }, `sim serve --aigp: ${wire.counters.framesSent} frames, ${wire.counters.imuSent} IMU samples, ${wire.counters.commands} commands (${wire.counters.commandsRejected} refused)`);
+      return result;
+    });
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
     await wire.stop();
   }
 }
