@@ -298,6 +298,40 @@ describe('the ROS 2 node over an in-memory bus', () => {
     await expect(createRos2Transport(ros2Cfg({ output: 'actuators' }), { ...baseCtx(), rcl: fakeRcl(new FakeBus()) })).rejects.toThrow(/output "actuators" needs the airframe geometry/);
   });
 
+  it('`sim serve --ros2` ends cleanly when stopped (SIGINT/SIGTERM): before a controller arms, and mid-flight in lockstep', async () => {
+    // before arming: no waiting out waitForArmS, a result with nothing flown
+    const idle = new AbortController();
+    const sim0 = buildSim({ ...RACE_DEFAULTS, track: 'warmup', laps: 1, seed: 3 });
+    const t0 = performance.now();
+    const early = serveRos2(sim0, { laps: 1, seed: 3, realtimeFactor: 0, log: silent, rcl: fakeRcl(new FakeBus()), waitForArmS: 30, abort: idle.signal });
+    setTimeout(() => idle.abort(), 50);
+    const r0 = await early;
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(r0.result.completed).toBe(false);
+    expect(r0.result.laps.every((l) => l.gatesPassed === 0)).toBe(true);
+
+    // mid-flight, lockstep: the tick waiting for a command is released at once, not after its timeout
+    const bus = new FakeBus();
+    const rcl = fakeRcl(bus);
+    const cfg = parseConfig({ track: { map: 'warmup' }, log: { healthIntervalS: 0 }, transport: { kind: 'ros2', clock: 'lockstep' } });
+    const sim = buildSim({ ...RACE_DEFAULTS, track: 'warmup', laps: 1, seed: 3 });
+    const stop = new AbortController();
+    const served = serveRos2(sim, { laps: 1, seed: 3, realtimeFactor: 0, log: silent, rcl, waitForArmS: 10, lockstepTimeoutS: 30, abort: stop.signal });
+    const pipeline = new Pipeline(pipelineConfigFromConfig(cfg));
+    const transport = await createRos2Transport(cfg.transport as Ros2Config, { log: silent, ...cameraFor(cfg), vehicle: pipeline.cfg.vehicle, rcl });
+    const daemon = new Daemon({ controller: pipeline, transport, log: silent, rateHz: cfg.control.rateHz, healthIntervalS: 0 });
+    await daemon.start();
+    // let it fly ~2 s of sim time, then stop the daemon first (it no longer answers ticks) and the simulator
+    while (sim.tS < 2) await new Promise((r) => setTimeout(r, 10));
+    await daemon.stop('test');
+    const t1 = performance.now();
+    stop.abort();
+    const { result } = await served;
+    expect(performance.now() - t1).toBeLessThan(5000);
+    expect(result.completed).toBe(false);
+    expect(sim.tS).toBeLessThan(60);
+  }, 50_000);
+
   it('flies a lap of `sim serve --ros2` in lockstep against the daemon over the bus, as the in-process link does', async () => {
     const bus = new FakeBus();
     bus.record = (topic) => ['/brainpilot/armed', '/diagnostics', '/brainpilot/gate_detections', '/brainpilot/time_to_gate'].includes(topic);

@@ -64,6 +64,8 @@ export interface Ros2SimOptions {
   px4?: { maxThrustN: number };
   /** Injected rclnodejs (tests); default: the lazy import with its one-line error. */
   rcl?: Rcl;
+  /** Ends the run early (SIGINT/SIGTERM): stops waiting for a controller, or ends the race as it stands. */
+  abort?: AbortSignal;
 }
 
 export interface Ros2SimResult {
@@ -183,10 +185,25 @@ export async function serveRos2(sim: Sim, o: Ros2SimOptions): Promise<Ros2SimRes
     o.log.info({ topics: t, lockstep }, `ROS 2 simulator${lockstep ? ' (lockstep on ' + t.clock + ')' : ''}: publishing ${t.image}, ${t.cameraInfo}, ${t.imu}; waiting for ${t.armed} = true`);
     const waitS = o.waitForArmS ?? 60;
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([armedP.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), waitS * 1000)))]);
+    let onAbort: () => void = () => {};
+    const aborted = new Promise<'aborted'>((r) => (onAbort = () => r('aborted')));
+    if (o.abort?.aborted) onAbort();
+    o.abort?.addEventListener('abort', onAbort, { once: true });
+    const first = await Promise.race([armedP.then(() => 'armed' as const), aborted, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), waitS * 1000)))]);
     clearTimeout(timer);
-    if (timedOut) throw new Error(`sim serve --ros2: no controller armed on ${t.armed} within ${waitS} s (is \`brainpilot run\` with a ros2 config running?)`);
-    const result = await server.run();
+    if (first === 'timeout') throw new Error(`sim serve --ros2: no controller armed on ${t.armed} within ${waitS} s (is \`brainpilot run\` with a ros2 config running?)`);
+    if (first === 'aborted') o.log.warn('sim serve --ros2: stopped before a controller armed');
+    else
+      o.abort?.addEventListener(
+        'abort',
+        () => {
+          server.stop();
+          waiting?.resolve(null); // lockstep: do not sit out the tick's timeout
+        },
+        { once: true },
+      );
+    // stopped before arming: the race as it stands (nothing flown), so the summary is still printed
+    const result = first === 'aborted' ? (server.stop(), await server.run()) : await server.run();
     // linger: a publisher that exits at once loses what is still queued
     await new Promise<void>((r) => setTimeout(r, 200));
     return { result, commandsRejected: rejected, ticksLate };

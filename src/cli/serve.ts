@@ -93,7 +93,12 @@ async function serveBetaflightSitl(o: ServeCliOptions): Promise<RaceResult> {
 async function serveRos2Sim(o: ServeCliOptions): Promise<RaceResult> {
   const { serveRos2 } = await import('../../sim/serve/ros2.js');
   const sim = await simFor(o);
-  const { result, commandsRejected, ticksLate } = await serveRos2(sim, { laps: o.laps, seed: o.seed, realtimeFactor: o.realtimeFactor, log: o.log });
+  const stop = new AbortController();
+  const { result, commandsRejected, ticksLate } = await stoppableBySignal(
+    o,
+    () => stop.abort(),
+    () => serveRos2(sim, { laps: o.laps, seed: o.seed, realtimeFactor: o.realtimeFactor, log: o.log, abort: stop.signal }),
+  );
   if (commandsRejected) o.log.warn({ commandsRejected }, `${commandsRejected} malformed commands dropped`);
   if (ticksLate) o.log.warn({ ticksLate }, `${ticksLate} lockstep ticks stepped on without a command (timeout)`);
   return result;
