@@ -74,7 +74,9 @@ describe('vestibular vision tilt correction', () => {
     for (let i = 0; i < 10; i++) v.step({ stampS: i * 0.002, gyroRadS: [0, 0, 0], accelMS2: [0.5, -0.4, 9.79] });
     const [r0, p0, y0] = v.euler;
     expect(Math.hypot(r0, p0)).toBeGreaterThan(0.05);
-    for (let i = 0; i < 40; i++) v.correctTilt([0, 0, 1], 0.2); // the gate says: body z is up
+    const up = { upBody: [0, 0, 1] as [number, number, number], gain: 0.2, stampS: NaN }; // the gate says: body z is up
+    for (let i = 0; i < 40; i++) v.correctTilt(up);
+    expect(v.lastTiltErrorRad).toBeLessThan(0.001);
     const [r1, p1, y1] = v.euler;
     expect(Math.hypot(r1, p1)).toBeLessThan(0.001);
     expect(y1).toBeCloseTo(y0, 2);

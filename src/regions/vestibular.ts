@@ -46,6 +46,25 @@ export interface VestibularOutput {
   rejected: number;
 }
 
+/**
+ * Vision tilt observation: an upright gate's vertical axis seen in the body frame. A tract the caller
+ * reuses, so the doubles travel as fields (a double argument to a call TurboFan does not inline, as
+ * correctTilt is not into the per-frame code, is boxed on the heap: 16 B a call).
+ */
+export interface TiltObservation {
+  /** The gate's up direction, body frame (FLU), unit. */
+  upBody: Vec3;
+  /** Fraction of the way to move the estimate toward the observation, > 0. */
+  gain: number;
+  /** Exposure stamp of the observation, s (the attitude of that moment is corrected); NaN: now. */
+  stampS: number;
+}
+
+/** Vision heading observation (a reused tract, as TiltObservation): rotate the heading by deltaRad. */
+export interface YawObservation {
+  deltaRad: number;
+}
+
 export class Vestibular implements Region<ImuSample, VestibularOutput> {
   readonly name = 'vestibular';
   readonly cfg: VestibularConfig;
@@ -153,16 +172,19 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
   /**
    * Vision correction of tilt: an upright gate's vertical axis seen in the body frame (`upBody`, unit)
    * tells where world-up is. Rotate the estimate a fraction `gain` of the way so its predicted up
-   * agrees; only roll and pitch change (the correction axis is perpendicular to up). Returns the
-   * angle between predicted and observed up, rad.
+   * agrees; only roll and pitch change (the correction axis is perpendicular to up). The angle
+   * between predicted and observed up is left in lastTiltErrorRad (a field, not a return value: a
+   * double returned from a call that is not inlined is boxed).
    */
   /** [axis x, y, z, angle] for rotateWorldInPlace: doubles passed in an array, not as call arguments (V8 boxes those). */
   private readonly axisAngle = new Float64Array(4);
 
-  correctTilt(upBody: Vec3, gain: number, atS = NaN): number {
-    if (!this.calibrated || !isFiniteVec(upBody) || !(gain > 0)) return 0;
+  correctTilt(obs: TiltObservation): void {
+    const upBody = obs.upBody, gain = obs.gain, atS = obs.stampS;
+    this.lastTiltErrorRad = 0;
+    if (!this.calibrated || !isFiniteVec(upBody) || !(gain > 0)) return;
     const n = Math.sqrt(upBody[0] * upBody[0] + upBody[1] * upBody[1] + upBody[2] * upBody[2]);
-    if (n < 0.5) return 0;
+    if (n < 0.5) return;
     const ox = upBody[0] / n, oy = upBody[1] / n, oz = upBody[2] / n;
     // the observation belongs to the attitude of its exposure (scratch quaternion: no allocation)
     const qs = Number.isNaN(atS) ? this.quat : this.attitudeAtInto(atS, this.qScratch);
@@ -185,15 +207,19 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
     aa[3] = Math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
     rotateWorldInPlace(this.quat, aa);
     this.tiltCorrections++;
-    return err;
+    this.lastTiltErrorRad = err;
   }
+
+  /** The last correctTilt's angle between predicted and observed up, rad (0 if it was refused). */
+  lastTiltErrorRad = 0;
 
   /**
    * Vision correction of heading: rotate the attitude estimate about world up by `deltaRad` (the
    * heading error a gate's plane normal revealed, times a small gain). The gyro's residual z bias
    * otherwise turns the whole world by ~5° over a 30 s race.
    */
-  correctYaw(deltaRad: number): void {
+  correctYaw(obs: YawObservation): void {
+    const deltaRad = obs.deltaRad;
     if (!this.calibrated || !Number.isFinite(deltaRad) || deltaRad === 0) return;
     const aa = this.axisAngle;
     aa[0] = 0;
