@@ -187,9 +187,13 @@ export class Pipeline implements Controller {
   private readonly normalS: Vec3 = [0, 0, 0];
   private readonly hipImu = { kind: 'imu' as const, stampS: 0, accEnuMS2: [0, 0, 0] as Vec3 };
   private readonly hipSight: Extract<HippocampusInput, { kind: 'sighting' }> = { kind: 'sighting', stampS: 0, relEnuM: [0, 0, 0], normalEnu: null, rangeM: 0, sigmaScale: 1 };
-  /** Vision corrections for the vestibular, refilled per use (doubles as fields: see TiltObservation). */
-  private readonly tiltObs: TiltObservation = { upBody: [0, 0, 0], gain: 0, stampS: 0 };
-  private readonly yawObs: YawObservation = { deltaRad: 0 };
+  /**
+   * Vision corrections for the vestibular, refilled per use (doubles as fields: see TiltObservation).
+   * The number fields start as NaN, a double: started as 0 (a small integer) the first double stored
+   * changes the object's layout, and code that then meets both layouts reads the field boxed.
+   */
+  private readonly tiltObs: TiltObservation = { upBody: [0, 0, 0], gain: NaN, stampS: NaN };
+  private readonly yawObs: YawObservation = { deltaRad: NaN };
   private readonly expected = { rayCam: [0, 0, 1] as Vec3, sigmaRad: 0, distanceM: 0 };
   // the dt of the colliculus, cortex and cerebellum goes in these reused tracts, not as step()'s
   // argument: a double argument to a call TurboFan does not inline is boxed (see Region.step)
