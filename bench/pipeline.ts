@@ -104,10 +104,16 @@ export async function benchPipeline(): Promise<Record<string, unknown>> {
     heap: {
       note:
         'Bytes allocated per call by the pipeline, measured in a fresh node process (cold JIT, as in a real run): heapUsed growth across the call with a scavenge forced just before it, the bracket cost subtracted; calls with a GC inside are counted in gcInside, not averaged. ' +
-        "Steady (laps 3-4): the guard refills one command object (the sim's latency queue and rate-limited links copy it). What is left is V8 heap numbers (16 B each): a double passed to or returned from a call TurboFan did not inline " +
-        "(a region step's dtS, expectedGate's camera tilt, correctTilt's gain and stamp, norm/wrapPi/hyp results), and vestibular.correctTilt, a small per-frame function that TurboFan optimises only ~40 s into a flight and that runs in the baseline tier, where every intermediate is boxed, until then. " +
-        'How the sites were found: node --print-opt-code, each inline heap-number allocation in optimised code mapped through the code\'s source-position table to its line. Two causes besides call boundaries: a global (Infinity, NaN) read on a path not yet taken when the function was optimised is loaded tagged and boxes the double it merges with; and an array emptied with length = 0 loses its backing store, so the next push allocates a new one. ' +
-        'Whole calls are measured in a flight with no region wrapped, region steps in a second one with each step wrapped (the wrappers box doubles at the call boundary, so the per-region figures read a little high); the two agree with a sampling heap profile of an unmeasured flight within ~20 B per call. ' +
+        'allocatingCalls: calls that grew the heap by a heap number (16 B) or more; maxBytes: the largest growth of one call. ' +
+        'Steady (laps 3-4): the IMU sample and the command tick allocate nothing (no allocating call, or one). The frame mean is not steady-state allocation but the JIT meeting a rare path: ' +
+        "the gate detector's partialRing first takes its no-horizontal-edge branch (corners from the side lines) ~41 s into this flight, is deoptimised there (that frame runs in the baseline tier, ~2 KB), " +
+        'runs unoptimised for the next frames, and its re-optimised code is installed during a frame ~1 s later (~32 KB of code metadata in old space: most of the mean); the branch\'s helpers (cornersFromLines, meet, toward) ' +
+        'run a few times a minute and stay in the baseline tier, where every floating-point intermediate is a heap number (~1.6 KB each time). All other frames allocate 0 B. ' +
+        'How the rest went to 0: a double passed to or returned from a call TurboFan did not inline is boxed (16 B), so region steps take dt in their input tracts, the vestibular corrections and the follower\'s replanning take reused tracts or vectors, and helpers whose result is a double are written out where the caller\'s inlining budget is spent (wrapPi, norm); ' +
+        'a class field declared without a value starts as undefined and V8 then keeps every double stored in it boxed (number fields are declared = 0); a config value or a global (Infinity, NaN) read on a path not yet taken when the function was optimised is a tagged value, and a double merged with one is boxed (Number.POSITIVE_INFINITY, flags instead of NaN sentinels); ' +
+        'a small function called only a few times a second is optimised by V8 only after ~1 MB of its bytecode has run (about 40 s for vestibular.correctTilt), so the vision corrections run inside the vestibular\'s per-frame attitude lookup, which is optimised within seconds. ' +
+        'How the sites were found: node --print-opt-code, each inline heap-number allocation in optimised code mapped through the code\'s source-position table to its line; --trace-opt/--trace-deopt for functions still unoptimised in the steady window; per-frame heap growth for the frames that allocate. ' +
+        'Whole calls are measured in a flight with no region wrapped, region steps in a second one with each step wrapped; the wrappers change what TurboFan inlines, so the per-region figures read high (the guard\'s and the hippocampus sightings\' bytes appear only in the wrapped flight: the whole command tick and IMU sample measure 0 B). ' +
         'Warm-up (lap 1): per-frame code runs in V8\'s interpreter/baseline tiers until it has run often enough to be optimised (the detector\'s top-level functions at 30 Hz: ~20 s), and every floating-point intermediate there is a heap number; ' +
         'in a trial, node --interrupt-budget=8192 cut lap-1 allocation from ~90 KB to ~35 KB per frame (a launcher flag, not set by brainpilot).',
       steady: alloc.steady,
@@ -202,8 +208,11 @@ interface AllocAcc {
   sum: number;
   n: number;
   gcInside: number;
+  /** Calls that grew the heap by a heap number (16 B) or more, bracket included (~0 B in steady state). */
+  allocating: number;
+  maxBytes: number;
 }
-const acc = (): AllocAcc => ({ sum: 0, n: 0, gcInside: 0 });
+const acc = (): AllocAcc => ({ sum: 0, n: 0, gcInside: 0, allocating: 0, maxBytes: 0 });
 
 type AllocReport = ReturnType<typeof measurePipelineAllocation>;
 
@@ -252,21 +261,8 @@ function allocFlight(withRegions: boolean) {
     else {
       a.sum += d;
       a.n++;
-    }
-  };
-  const track = (a: AllocAcc | undefined, fn: () => void): void => {
-    if (!a) {
-      fn();
-      return;
-    }
-    gc({ type: 'minor', execution: 'sync' });
-    const h0 = heap();
-    fn();
-    const d = heap() - h0;
-    if (d < 0) a.gcInside++;
-    else {
-      a.sum += d;
-      a.n++;
+      if (d >= 16) a.allocating++;
+      if (d > a.maxBytes) a.maxBytes = d;
     }
   };
   // per-region allocation in the steady window: each region's step on its own, in a separate pass
@@ -276,13 +272,13 @@ function allocFlight(withRegions: boolean) {
     const o = obj as Record<string, (...a: unknown[]) => unknown>;
     const orig = o['step']!.bind(obj);
     regions[name] = acc();
+    const ra = regions[name]!;
     o['step'] = (a: unknown, b: unknown) => {
       if (!regionPass.on || measuring) return orig(a, b);
       measuring = true;
-      let r: unknown;
-      track(regions[name], () => {
-        r = orig(a, b);
-      });
+      const h0 = begin();
+      const r = orig(a, b);
+      end(ra, h0);
       measuring = false;
       return r;
     };
@@ -326,7 +322,13 @@ function allocFlight(withRegions: boolean) {
     }
   }
   const ov = (w: { bracket: AllocAcc }): number => w.bracket.sum / Math.max(1, w.bracket.n);
-  const per = (a: AllocAcc, o: number) => ({ bytesPerCall: Math.max(0, Math.round(a.sum / Math.max(1, a.n) - o)), calls: a.n, gcInside: a.gcInside });
+  const per = (a: AllocAcc, o: number) => ({
+    bytesPerCall: Math.max(0, Math.round(a.sum / Math.max(1, a.n) - o)),
+    calls: a.n,
+    allocatingCalls: a.allocating,
+    maxBytes: a.maxBytes,
+    gcInside: a.gcInside,
+  });
   const report = (w: (typeof windows)['steady']) => {
     const o = ov(w);
     return { perImuSample: per(w.imu, o), perFrame: per(w.frame, o), perCommandTick: per(w.command, o), bracketBytes: Math.round(o) };

@@ -6,12 +6,12 @@
  * follows executes exactly these steps in this order (test/pipeline.test.ts checks the table
  * against the regions the pipeline holds).
  */
-import { camToBodyInto, bodyToCamInto } from './math/camera.js';
+import { camToBodyOfInto, bodyToCamInto } from './math/camera.js';
 import { quatIntegrateInto, quatRotateInto, quatRotateInvInto, quatToEulerInto, type Quat } from './math/quat.js';
-import { dot, norm, wrapPi, type Vec3 } from './math/vec3.js';
+import { dot, norm, type Vec3 } from './math/vec3.js';
 import type { Controller } from './tracts/controller.js';
-import type { CameraFrame, CtbrCommand, ImuSample } from './tracts/io.js';
-import { Vestibular } from './regions/vestibular.js';
+import type { CameraFrame, CameraMount, CtbrCommand, ImuSample } from './tracts/io.js';
+import { Vestibular, type TiltObservation, type YawObservation } from './regions/vestibular.js';
 import { Hippocampus, type HippocampusConfig, type HippocampusInput, type UpcomingGate } from './regions/hippocampus.js';
 import { Colliculus, type ColliculusInput, type ColliculusOutput } from './regions/colliculus.js';
 import { GatePathFollower, type FollowerConfig, type GatePose } from './regions/premotor.js';
@@ -187,13 +187,22 @@ export class Pipeline implements Controller {
   private readonly normalS: Vec3 = [0, 0, 0];
   private readonly hipImu = { kind: 'imu' as const, stampS: 0, accEnuMS2: [0, 0, 0] as Vec3 };
   private readonly hipSight: Extract<HippocampusInput, { kind: 'sighting' }> = { kind: 'sighting', stampS: 0, relEnuM: [0, 0, 0], normalEnu: null, rangeM: 0, sigmaScale: 1 };
+  /**
+   * Vision corrections for the vestibular, refilled per use (doubles as fields: see TiltObservation).
+   * The number fields start as NaN, a double: started as 0 (a small integer) the first double stored
+   * changes the object's layout, and code that then meets both layouts reads the field boxed.
+   */
+  private readonly tiltObs: TiltObservation = { upBody: [0, 0, 0], gain: NaN, stampS: NaN };
+  private readonly yawObs: YawObservation = { deltaRad: NaN };
   private readonly expected = { rayCam: [0, 0, 1] as Vec3, sigmaRad: 0, distanceM: 0 };
-  private readonly colIn: ColliculusInput = { frame: null as unknown as CameraFrame, rollRad: 0, pitchRad: 0, expected: null, bodyRateRadS: [0, 0, 0] };
+  // the dt of the colliculus, cortex and cerebellum goes in these reused tracts, not as step()'s
+  // argument: a double argument to a call TurboFan does not inline is boxed (see Region.step)
+  private readonly colIn: ColliculusInput = { frame: null as unknown as CameraFrame, rollRad: 0, pitchRad: 0, expected: null, bodyRateRadS: [0, 0, 0], dtS: 0 };
   private readonly yawAngle = { mode: 'angle' as const, yawRad: 0 };
   private readonly yawRate = { mode: 'rate' as const, yawRateRadS: 0 };
   private readonly motorIn: MotorStageInput = { stampS: 0, accelEnuMS2: [0, 0, 0], yaw: this.yawAngle, attitude: [1, 0, 0, 0] };
-  private readonly cortexIn: AccelResponseInput = { accDesEnuMS2: [0, 0, 0], velEnuMS: [0, 0, 0], airborne: false, saturated: false };
-  private readonly cbIn: LatencyForwardInput = { accCmdEnuMS2: [0, 0, 0], rateCmdRadS: [0, 0, 0], velEnuMS: [0, 0, 0], gyroRadS: [0, 0, 0], posEnuM: [0, 0, 0] };
+  private readonly cortexIn: AccelResponseInput = { accDesEnuMS2: [0, 0, 0], velEnuMS: [0, 0, 0], airborne: false, saturated: false, dtS: 0 };
+  private readonly cbIn: LatencyForwardInput = { accCmdEnuMS2: [0, 0, 0], rateCmdRadS: [0, 0, 0], velEnuMS: [0, 0, 0], gyroRadS: [0, 0, 0], posEnuM: [0, 0, 0], dtS: 0 };
   private readonly guardAtt = { rollRad: 0, pitchRad: 0 };
   /** The guard's input once both sensors have been heard (its stamps never null: see lastImuS). */
   private readonly guardIn = new GuardIn(this.guardAtt);
@@ -229,10 +238,10 @@ export class Pipeline implements Controller {
     this.lastArrivalS = f.arrivalS;
     this.lastFrameS = f.arrivalS;
     if (!this.vestibular.isCalibrated) return;
-    this.hippocampus.setHeading(this.vestibular.eulerInto(this.eulerS)[2]);
+    this.hippocampus.setHeadingOf(this.vestibular.eulerInto(this.eulerS));
     const q = this.vestibular.attitudeOfInto(f, this.qFrame);
     const e = quatToEulerInto(q, this.eulerS);
-    const expected = this.expectedGate(q, f.mount.tiltUpRad);
+    const expected = this.expectedGate(q, f.mount);
     const dtS = Number.isNaN(this.lastFrameStampS) ? 1 / 30 : Math.max(1e-3, f.stampS - this.lastFrameStampS);
     this.lastFrameStampS = f.stampS;
     const cin = this.colIn;
@@ -241,13 +250,22 @@ export class Pipeline implements Controller {
     cin.pitchRad = e[1];
     cin.expected = expected;
     cin.bodyRateRadS = this.vestibular.rateEstimate;
-    const col = this.colliculus.step(cin, dtS);
+    cin.dtS = dtS;
+    const col = this.colliculus.step(cin);
     this.lastCol = col;
     const t = col.target;
     // an upright gate shows where world-up is: bound the gyro's tilt drift (close, clean fits only)
     if (t && t.upCam && t.posCamM && !t.poseAmbiguous && t.reprojPx < 1.5) {
-      const rangeM = norm(t.posCamM);
-      if (rangeM < 9) this.vestibular.correctTilt(camToBodyInto(this.v3a, t.upCam, f.mount.tiltUpRad), 0.06 * Math.min(1, 4 / rangeM), f.stampS);
+      // norm(), written out: onFrame's inlining budget is spent, and a double returned from a call is boxed
+      const tp = t.posCamM;
+      const rangeM = Math.sqrt(tp[0] * tp[0] + tp[1] * tp[1] + tp[2] * tp[2]);
+      if (rangeM < 9) {
+        const to = this.tiltObs;
+        camToBodyOfInto(to.upBody, t.upCam, f.mount);
+        to.gain = 0.06 * Math.min(1, 4 / rangeM);
+        to.stampS = f.stampS;
+        this.vestibular.correctTilt(to);
+      }
     }
     const qs = this.vestibular.attitudeOfInto(f, this.qSight);
     // every gate in view localises the drone and corrects the map, not only the target
@@ -256,10 +274,10 @@ export class Pipeline implements Controller {
       // their position error is ~0.6 m against ~0.15 m for clean ones
       if (s.kind !== 'ring' || !s.posCamM || !(s.reprojPx <= 2.5)) continue;
       this.sightings++;
-      const tilt = f.mount.tiltUpRad;
-      const rangeM = norm(s.posCamM);
-      const relEnuM = quatRotateInto(this.relS, qs, camToBodyInto(this.v3a, s.posCamM, tilt));
-      const normalEnu = s.normalCam ? quatRotateInto(this.normalS, qs, camToBodyInto(this.v3a, s.normalCam, tilt)) : null;
+      const sp = s.posCamM;
+      const rangeM = Math.sqrt(sp[0] * sp[0] + sp[1] * sp[1] + sp[2] * sp[2]); // norm(), written out (see above)
+      const relEnuM = quatRotateInto(this.relS, qs, camToBodyOfInto(this.v3a, s.posCamM, f.mount));
+      const normalEnu = s.normalCam ? quatRotateInto(this.normalS, qs, camToBodyOfInto(this.v3a, s.normalCam, f.mount)) : null;
       // oblique views and poor fits give poor PnP: say so to the filter
       const cosView = s.normalCam ? Math.abs(dot(s.normalCam, s.rayCam)) : 0.5;
       const sigmaScale = (1 / Math.max(0.3, cosView)) * (1 + s.reprojPx);
@@ -276,11 +294,22 @@ export class Pipeline implements Controller {
         // gyro's heading drift (map headings are off by a few degrees each, so the gain averages
         // over several gates)
         if (normalEnu && rangeM < 10 && cosView > 0.5 && s.reprojPx < 1) {
-          const ref = this.refYaw(h.associated);
+          // the gate's heading reference: the organisers' map when there is one, else what we wrote
+          // (read here, not through helpers: onFrame's inlining budget is spent, and a double passed to
+          // or returned from a call that is not inlined is boxed; wrapPi is written out for that reason)
+          const k = h.associated, pg = this.cfg.prior?.[k];
+          const ref = pg ? pg.yawRad : this.hippocampus.gates[k]!.yawRad;
           const obs = Math.atan2(-normalEnu[1], -normalEnu[0]);
-          let d = wrapPi(obs - ref);
-          if (Math.abs(d) > Math.PI / 2) d = wrapPi(d + Math.PI);
-          if (Math.abs(d) < 0.3) this.vestibular.correctYaw(-this.yawGain * d);
+          let d = obs - ref;
+          d -= 2 * Math.PI * Math.ceil((d - Math.PI) / (2 * Math.PI));
+          if (Math.abs(d) > Math.PI / 2) {
+            d += Math.PI;
+            d -= 2 * Math.PI * Math.ceil((d - Math.PI) / (2 * Math.PI));
+          }
+          if (Math.abs(d) < 0.3) {
+            this.yawObs.deltaRad = -this.yawGain * d;
+            this.vestibular.correctYaw(this.yawObs);
+          }
         }
       }
     }
@@ -298,13 +327,8 @@ export class Pipeline implements Controller {
   private lastArrivalS = NaN;
   private frameRateHz = 30;
 
-  /** The heading reference of a gate: the organisers' map when there is one, else what we wrote. */
-  private refYaw(k: number): number {
-    return this.cfg.prior?.[k]?.yawRad ?? this.hippocampus.gates[k]!.yawRad;
-  }
-
   /** Top-down: where the target gate should appear in this camera (from the map and the pose). */
-  private expectedGate(q: Quat, tiltUpRad: number): { rayCam: Vec3; sigmaRad: number; distanceM: number } | null {
+  private expectedGate(q: Quat, mount: CameraMount): { rayCam: Vec3; sigmaRad: number; distanceM: number } | null {
     if (this.hippocampus.upcomingInto(1, this.upcomingBuf) < 1) return null;
     const g = this.upcomingBuf[0]!;
     const p = this.hippocampus.current.posEnuM;
@@ -314,7 +338,7 @@ export class Pipeline implements Controller {
     rel[2] = g.centerEnuM[2] - p[2];
     const d = norm(rel);
     if (d < 1e-3) return null;
-    const cam = bodyToCamInto(rel, quatRotateInvInto(rel, q, rel), tiltUpRad);
+    const cam = bodyToCamInto(rel, quatRotateInvInto(rel, q, rel), mount.tiltUpRad);
     if (cam[2] <= 0) return null;
     const sigma = Math.atan2(this.hippocampus.relativeSigmaM() + 0.2, d) + 0.03;
     // reused: the colliculus reads it within this frame's step
@@ -365,7 +389,7 @@ export class Pipeline implements Controller {
         }
         // a new target starts a new path from here; a corrected estimate only moves the gates
         if (this.persistPath && h.target === this.plannedTarget && gates.length === this.plannedCount) this.follower.updateGates(gates);
-        else this.follower.setPath(h.posEnuM, gates, norm(h.velEnuMS));
+        else this.follower.replanFrom(h.posEnuM, h.velEnuMS, gates);
         this.plannedTarget = h.target;
         this.plannedCount = gates.length;
         this.replan = false;
@@ -392,7 +416,8 @@ export class Pipeline implements Controller {
         ci.velEnuMS = h.velEnuMS;
         ci.airborne = h.posEnuM[2] - this.cfg.start.posEnuM[2] > 0.3;
         ci.saturated = this.motorLimited;
-        accCmd = this.cortex.step(ci, dt).accCmdEnuMS2;
+        ci.dtS = dt;
+        accCmd = this.cortex.step(ci).accCmdEnuMS2;
       }
       this.yawAngle.yawRad = g.yawRad;
       const m = this.motor.step(this.motorInput(nowS, accCmd, this.yawAngle, att), 0);
@@ -405,7 +430,8 @@ export class Pipeline implements Controller {
         cb.velEnuMS = h.velEnuMS;
         cb.gyroRadS = v.rateEstimate;
         cb.posEnuM = h.posEnuM;
-        this.cerebellum.step(cb, dt);
+        cb.dtS = dt;
+        this.cerebellum.step(cb);
       }
       this.lastCommandS = nowS;
     }

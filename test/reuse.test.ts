@@ -6,7 +6,7 @@
  * allocating ones, also when the output aliases an input.
  */
 import { describe, expect, it } from 'vitest';
-import { bodyToCam, bodyToCamInto, camToBody, camToBodyInto } from '../src/math/camera.js';
+import { bodyToCam, bodyToCamInto, camToBody, camToBodyInto, camToBodyOfInto } from '../src/math/camera.js';
 import {
   type Quat,
   quatFromEuler,
@@ -188,6 +188,7 @@ describe('In-place math helpers', () => {
       expect(alias((o, x) => quatRotateInto(o, q, x))).toEqual(quatRotate(q, v));
       expect(alias((o, x) => quatRotateInvInto(o, q, x))).toEqual(quatRotateInv(q, v));
       expect(alias((o, x) => camToBodyInto(o, x, tilt))).toEqual(camToBody(v, tilt));
+      expect(alias((o, x) => camToBodyOfInto(o, x, { tiltUpRad: tilt, posFluM: [0, 0, 0] }))).toEqual(camToBody(v, tilt));
       expect(alias((o, x) => bodyToCamInto(o, x, tilt))).toEqual(bodyToCam(v, tilt));
       expect(quatToEulerInto(q, [0, 0, 0])).toEqual(quatToEuler(q));
       const qa: Quat = [q[0], q[1], q[2], q[3]];

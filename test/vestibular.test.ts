@@ -74,10 +74,27 @@ describe('vestibular vision tilt correction', () => {
     for (let i = 0; i < 10; i++) v.step({ stampS: i * 0.002, gyroRadS: [0, 0, 0], accelMS2: [0.5, -0.4, 9.79] });
     const [r0, p0, y0] = v.euler;
     expect(Math.hypot(r0, p0)).toBeGreaterThan(0.05);
-    for (let i = 0; i < 40; i++) v.correctTilt([0, 0, 1], 0.2); // the gate says: body z is up
+    const up = { upBody: [0, 0, 1] as [number, number, number], gain: 0.2, stampS: NaN }; // the gate says: body z is up
+    for (let i = 0; i < 40; i++) v.correctTilt(up);
+    expect(v.lastTiltErrorRad).toBeLessThan(0.001);
     const [r1, p1, y1] = v.euler;
     expect(Math.hypot(r1, p1)).toBeLessThan(0.001);
     expect(y1).toBeCloseTo(y0, 2);
+  });
+  it('turns the heading by a yaw observation (refusing 0 and non-finite ones) and leaves the attitude history alone', () => {
+    const v = new Vestibular({ initialYawRad: 0.3, calibrationS: 0.01 });
+    for (let i = 0; i < 10; i++) v.step({ stampS: i * 0.002, gyroRadS: [0, 0, 0], accelMS2: [0, 0, 9.81] });
+    const before = v.attitudeAt(0.016);
+    const yaw = { deltaRad: 0.1 };
+    v.correctYaw(yaw);
+    expect(v.euler[2]).toBeCloseTo(0.4, 12);
+    yaw.deltaRad = 0;
+    v.correctYaw(yaw);
+    yaw.deltaRad = NaN;
+    v.correctYaw(yaw);
+    expect(v.yawCorrections).toBe(1);
+    expect(v.euler[2]).toBeCloseTo(0.4, 12);
+    expect(v.attitudeAt(0.016)).toEqual(before); // the history holds the attitude as it was
   });
 });
 

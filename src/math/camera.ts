@@ -4,7 +4,7 @@
  * (body FLU: x forward, y left, z up).
  */
 import type { Vec3 } from './vec3.js';
-import type { CameraIntrinsics } from '../tracts/io.js';
+import type { CameraIntrinsics, CameraMount } from '../tracts/io.js';
 
 /** Optical-frame vector → body FLU (rotation only). */
 export function camToBody(v: Readonly<Vec3>, tiltUpRad: number): Vec3 {
@@ -14,6 +14,19 @@ export function camToBody(v: Readonly<Vec3>, tiltUpRad: number): Vec3 {
 /** camToBody written into `out` (may alias v); no allocation. */
 export function camToBodyInto(out: Vec3, v: Readonly<Vec3>, tiltUpRad: number): Vec3 {
   const s = Math.sin(tiltUpRad), c = Math.cos(tiltUpRad);
+  const x = v[0], y = v[1], z = v[2];
+  out[0] = s * y + c * z;
+  out[1] = -x;
+  out[2] = -c * y + s * z;
+  return out;
+}
+
+/**
+ * camToBodyInto for a camera mount: the per-frame form. The tilt is read here rather than passed: a
+ * double argument to a call TurboFan does not inline is boxed on the heap (16 B a call).
+ */
+export function camToBodyOfInto(out: Vec3, v: Readonly<Vec3>, mount: Readonly<CameraMount>): Vec3 {
+  const s = Math.sin(mount.tiltUpRad), c = Math.cos(mount.tiltUpRad);
   const x = v[0], y = v[1], z = v[2];
   out[0] = s * y + c * z;
   out[1] = -x;

@@ -59,6 +59,8 @@ export interface CerebellumInput {
   signals: ArrayLike<number>;
   /** Climbing-fibre error per output for the output emitted delayS ago; omit/null on ticks with no error (e.g. no frame). */
   error?: ArrayLike<number> | null;
+  /** Tick length, s, used when step() is called without its dtS argument (see Region.step). */
+  dtS?: number;
 }
 
 export interface CerebellumOutput {
@@ -142,7 +144,9 @@ export class Cerebellum implements Region<CerebellumInput, CerebellumOutput> {
     this.st = { ticks: 0, updates: 0, nanCount: 0, clamps: 0, resets: 0, noEligibility: 0 };
   }
 
-  step(input: CerebellumInput, dtS: number): CerebellumOutput {
+  step(input: CerebellumInput, dtArg?: number): CerebellumOutput {
+    // the tick's dt: the argument, else the tract's (see Region.step); `+dtArg` keeps dtS an unboxed double
+    const dtS = dtArg === undefined ? (input.dtS ?? NaN) : +dtArg;
     const cfg = this.cfg, np = this.np, q = cfg.outputs, w = this.w, p = this.p, out = this.out;
     const dt = dtS > 0 && Number.isFinite(dtS) ? dtS : 0.004;
     this.tS += dt;
@@ -280,6 +284,8 @@ export interface LatencyForwardInput {
   velEnuMS: ArrayLike<number>;
   gyroRadS: ArrayLike<number>;
   posEnuM: ArrayLike<number>;
+  /** Tick length, s, used when step() is called without its dtS argument (see Region.step). */
+  dtS?: number;
 }
 
 export interface LatencyForwardOutput {
@@ -306,7 +312,7 @@ export class LatencyForwardModel {
   private readonly sig = new Float64Array(12);
   private readonly rot: [number, number, number] = [0, 0, 0];
   /** The filter's input, reused every tick (no allocation on the command tick). */
-  private readonly filterIn: CerebellumInput = { signals: this.sig, error: null };
+  private readonly filterIn: CerebellumInput = { signals: this.sig, error: null, dtS: 0 };
   private tS = 0;
   readonly out: LatencyForwardOutput = { dPosEnuM: [0, 0, 0], dVelEnuMS: [0, 0, 0], dRotBodyRad: [0, 0, 0] };
 
@@ -330,7 +336,9 @@ export class LatencyForwardModel {
     this.hist = new DelayLine(18, Math.ceil(horizonS * tickHz * 2) + 8);
   }
 
-  step(i: LatencyForwardInput, dtS: number): LatencyForwardOutput {
+  step(i: LatencyForwardInput, dtArg?: number): LatencyForwardOutput {
+    // the tick's dt: the argument, else the tract's (see Region.step); `+dtArg` keeps dtS an unboxed double
+    const dtS = dtArg === undefined ? (i.dtS ?? NaN) : +dtArg;
     this.tS += dtS;
     for (let a = 0; a < 3; a++) this.rot[a] = this.rot[a]! + i.gyroRadS[a]! * dtS;
     // what happened over the last horizon judges what was predicted one horizon ago
@@ -355,7 +363,8 @@ export class LatencyForwardModel {
     const fin = this.filterIn;
     fin.signals = s;
     fin.error = error;
-    const z = this.filter.step(fin, dtS).correction;
+    fin.dtS = dtS;
+    const z = this.filter.step(fin).correction;
     for (let k = 0; k < 9; k++) n[9 + k] = z[k]!;
     this.hist.push(this.tS, n);
     const o = this.out;

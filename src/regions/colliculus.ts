@@ -104,6 +104,8 @@ export interface ColliculusInput {
    * interval. When given, the LGMD removes the image motion of the drone's own rotation.
    */
   bodyRateRadS?: Vec3 | null;
+  /** Tick length, s, used when step() is called without its dtS argument (see Region.step). */
+  dtS?: number;
 }
 
 export interface LoomingOutput {
@@ -303,7 +305,9 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
     o.looming.spikes = 0;
   }
 
-  step(input: ColliculusInput, dtS: number): ColliculusOutput {
+  step(input: ColliculusInput, dtArg?: number): ColliculusOutput {
+    // the tick's dt: the argument, else the tract's (see Region.step); `+dtArg` keeps dtS an unboxed double
+    const dtS = dtArg === undefined ? (input.dtS ?? NaN) : +dtArg;
     this.st.frames++;
     const fr = input.frame;
     const o = this.out;
@@ -347,7 +351,9 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
       else if (r[2] > 1e-3) {
         expU = K.fx * (r[0] / r[2]) + K.cx;
         expV = K.fy * (r[1] / r[2]) + K.cy;
-        expSigma = Math.max(F.minSigmaRad, Number.isFinite(exp!.sigmaRad) ? exp!.sigmaRad : F.minSigmaRad);
+        // (−∞, not the config bound, in the ternary: a config field is a tagged value to V8, and a
+        // double merged with one is boxed on the heap)
+        expSigma = Math.max(F.minSigmaRad, Number.isFinite(exp!.sigmaRad) ? exp!.sigmaRad : Number.NEGATIVE_INFINITY);
         if (exp!.distanceM !== undefined && Number.isFinite(exp!.distanceM) && exp!.distanceM > 0) expDist = exp!.distanceM;
       } else expOk = false; // expected behind the image plane: nothing to bias in view
     }
@@ -390,7 +396,7 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
     field.args[0] = dt; // (through the argument block: a double argument is boxed)
     field.stepArgs();
     let target: GateSighting | null = null;
-    let best = F.readoutMin;
+    let best = +F.readoutMin; // `+`: a double, not the tagged config value, so `best = v` below is not boxed
     for (let i = 0; i < n; i++) {
       const s = S[i]!;
       this.fieldXY(s, W, H, field.args);

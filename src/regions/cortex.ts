@@ -100,6 +100,8 @@ export interface CortexInput {
   gatePassed?: boolean;
   /** Innate event: crash on this tick (terminates the time-to-crash GVF). */
   crash?: boolean;
+  /** Tick length, s, used when step() is called without its dtS argument (see Region.step). */
+  dtS?: number;
 }
 
 /** Output tract (arrays reused every tick). */
@@ -261,7 +263,9 @@ export class Cortex implements Region<CortexInput, CortexOutput> {
     this.out.learned = false;
   }
 
-  step(input: CortexInput, dtS: number): CortexOutput {
+  step(input: CortexInput, dtArg?: number): CortexOutput {
+    // the tick's dt: the argument, else the tract's (see Region.step); `+dtArg` keeps dtS an unboxed double
+    const dtS = dtArg === undefined ? (input.dtS ?? NaN) : +dtArg;
     const ns = this.ns, b = this.belief, out = this.out, inv = this.invScaleS, mask = this.mask;
     const dt = dtS > 0 && Number.isFinite(dtS) ? dtS : this.lastDt;
     this.st.ticks++;
@@ -597,6 +601,8 @@ export interface AccelResponseInput {
    * was the response to a cut command, not to the one recorded, so that period is not learned from.
    */
   saturated?: boolean;
+  /** Tick length, s, used when step() is called without its dtS argument (see Region.step). */
+  dtS?: number;
 }
 
 export interface AccelResponseOutput {
@@ -683,7 +689,7 @@ export class AccelResponseModel implements Region<AccelResponseInput, AccelRespo
     this.des = new Float64Array(n);
     this.half = new Float64Array(n);
     this.mask = new Uint8Array(n);
-    this.cortexIn = { sensory: this.sens, action: this.act, observed: false, observedMask: this.mask };
+    this.cortexIn = { sensory: this.sens, action: this.act, observed: false, observedMask: this.mask, dtS: 0 };
     const scales: Record<string, number> = {};
     for (const a of c.axes) {
       scales[`acc${a}`] = 5;
@@ -715,7 +721,9 @@ export class AccelResponseModel implements Region<AccelResponseInput, AccelRespo
   }
 
   /** Command trigger: learn on period boundaries, then return the command for this tick. */
-  step(i: AccelResponseInput, dtS: number): AccelResponseOutput {
+  step(i: AccelResponseInput, dtArg?: number): AccelResponseOutput {
+    // the tick's dt: the argument, else the tract's (see Region.step); `+dtArg` keeps dtS an unboxed double
+    const dtS = dtArg === undefined ? (i.dtS ?? NaN) : +dtArg;
     const c = this.cfg, o = this.out, a = this.act, q = this.query, des = this.des, ax = this.ax, n = ax.length, corr = this.corr, all = this.desAll;
     const vOff = c.commandLags * n;
     let bad = false;
@@ -743,7 +751,8 @@ export class AccelResponseModel implements Region<AccelResponseInput, AccelRespo
       for (let j = 0; j < n; j++) this.mask[j] = ax[j] === 2 || this.airborneAll ? 1 : 0;
       const ci = this.cortexIn;
       ci.observed = observed;
-      this.cortex.step(ci, this.clockS);
+      ci.dtS = this.clockS;
+      this.cortex.step(ci);
       if (observed) {
         // counted here, after the step above learned from this period
         this.updatesVertical++;

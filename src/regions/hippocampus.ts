@@ -381,9 +381,12 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
     let best = -1, bestChi = Infinity;
     // a gate seen face-on has a heading: it must agree (either face) with the map gate's
     const ne = s.normalEnu;
-    const obsYaw = ne && ne[0] * ne[0] + ne[1] * ne[1] > 0.49 ? Math.atan2(-ne[1], -ne[0]) : NaN;
+    // (a flag, not a NaN sentinel: a global NaN read on a path not taken when sight() was optimised
+    // is a tagged value, and the heading it merges with is then boxed on the heap)
+    const faceOn = ne !== null && ne !== undefined && ne[0] * ne[0] + ne[1] * ne[1] > 0.49;
+    const obsYaw = faceOn ? Math.atan2(-ne[1], -ne[0]) : 0;
     for (let k = 0; k < this.gates.length; k++) {
-      if (!Number.isNaN(obsYaw)) {
+      if (faceOn) {
         const dy = Math.abs(wrapPi(obsYaw - this.gates[k]!.yawRad));
         if (Math.min(dy, Math.PI - dy) > this.cfg.associationYawRad) continue;
       }
@@ -432,13 +435,20 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
         // we approach from its front, so forward = −normal
         const fx = -n[0], fy = -n[1];
         if (!(fx * fx + fy * fy < 0.49)) {
-          let d = wrapPi(Math.atan2(fy, fx) - g.yawRad);
+          // wrapPi written out: sight() does not inline it here, and a double passed to or
+          // returned from a call is boxed
+          let d = Math.atan2(fy, fx) - g.yawRad;
+          d -= 2 * Math.PI * Math.ceil((d - Math.PI) / (2 * Math.PI));
           // seen from behind: the normal points the other way
-          if (Math.abs(d) > Math.PI / 2) d = wrapPi(d + Math.PI);
+          if (Math.abs(d) > Math.PI / 2) {
+            d += Math.PI;
+            d -= 2 * Math.PI * Math.ceil((d - Math.PI) / (2 * Math.PI));
+          }
           if (!(Math.abs(d) > 0.6)) {
             const rv = (0.05 + 0.01 * s.rangeM) ** 2;
             const k = g.yawSigmaRad ** 2 / (g.yawSigmaRad ** 2 + rv);
-            g.yawRad = wrapPi(g.yawRad + k * d);
+            const y = g.yawRad + k * d;
+            g.yawRad = y - 2 * Math.PI * Math.ceil((y - Math.PI) / (2 * Math.PI));
             g.yawSigmaRad = Math.max(0.005, Math.sqrt((1 - k) * g.yawSigmaRad ** 2));
           }
         }
@@ -534,6 +544,17 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
 
   /** Current heading (yaw, rad) of the drone: discovery picks gates ahead of it. */
   setHeading(yawRad: number): void {
+    if (!Number.isFinite(yawRad)) return;
+    this.headingRad = yawRad;
+    if (!this.mapKnown && this.target < 0) this.selectTarget();
+  }
+
+  /**
+   * setHeading from euler[2] (a ZYX [roll, pitch, yaw] estimate): the per-frame form, which passes no
+   * double (a double argument to a call TurboFan does not inline is boxed on the heap).
+   */
+  setHeadingOf(euler: Readonly<Vec3>): void {
+    const yawRad = euler[2];
     if (!Number.isFinite(yawRad)) return;
     this.headingRad = yawRad;
     if (!this.mapKnown && this.target < 0) this.selectTarget();
@@ -637,7 +658,9 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
 
   /** Uncertainty of a gate (default: the target) relative to the drone, m (1 σ, horizontal). */
   relativeSigmaM(k = this.target): number {
-    if (k < 0 || k >= this.gates.length) return Infinity;
+    // Number.POSITIVE_INFINITY, not the global Infinity: read on a path never taken, the global is a
+    // tagged value, and every sigma this returns (inlined into upcomingInto) was boxed with it
+    if (k < 0 || k >= this.gates.length) return Number.POSITIVE_INFINITY;
     return Math.sqrt(Math.max(0, (this.axes[0].relVar(k) + this.axes[1].relVar(k)) / 2));
   }
 

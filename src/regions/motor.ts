@@ -114,15 +114,17 @@ export class MotorStage implements Region<MotorStageInput, MotorStageOutput> {
   readonly config: Readonly<MotorStageConfig>;
   /** Cumulative count of replaced non-finite input fields. */
   replacedNonFiniteTotal = 0;
-  private readonly sinTilt: number;
-  private readonly cosTilt: number;
-  private readonly tanTilt: number;
+  // Number fields are declared `= 0` (set in the constructor): a field declared bare starts as
+  // undefined, so V8 stores it as a tagged heap number, and a double merged with it is boxed too.
+  private readonly sinTilt: number = 0;
+  private readonly cosTilt: number = 0;
+  private readonly tanTilt: number = 0;
   /**
    * The thrust limits as number fields: read from the frozen config they are values of unknown type
    * to V8, and `thrust = c.minThrustN` on one branch made it box every thrust on the heap (16 B a tick).
    */
-  private readonly minThrustN: number;
-  private readonly maxThrustN: number;
+  private readonly minThrustN: number = 0;
+  private readonly maxThrustN: number = 0;
   /** The output, reused by every step (the command tick allocates nothing). */
   private readonly out: MotorStageOutput = {
     cmd: { kind: 'ctbr', stampS: 0, thrustN: 0, rateRadS: [0, 0, 0] },

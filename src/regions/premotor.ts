@@ -66,7 +66,8 @@ export class GatePathFollower {
   /** Vertices in the current path (segments: n − 1). */
   private n = 0;
   private seg = 0;
-  private yawRad: number;
+  /** `= 0`, not declared bare: a field that starts as undefined keeps every double stored in it boxed (16 B a store). */
+  private yawRad = 0;
   readonly cfg: FollowerConfig;
 
   constructor(cfg: Partial<FollowerConfig> = {}, initialYawRad = 0) {
@@ -79,7 +80,21 @@ export class GatePathFollower {
    * speed already flown at the start point: replanning mid-flight must not brake to a standstill.
    */
   setPath(startEnuM: Readonly<Vec3>, gates: readonly GatePose[], startSpeedMS = 0.5, tailM = 4): void {
-    this.buildPath(startEnuM[0], startEnuM[1], startEnuM[2], gates, startSpeedMS, tailM, null);
+    this.startSpeed = startSpeedMS;
+    this.startTail = tailM;
+    this.buildPath(startEnuM, null, gates, null);
+    this.seg = 0;
+  }
+
+  /**
+   * setPath from the vehicle's state: start at posEnuM at the speed of velEnuMS, default tail. The
+   * replanning form (per sighting): no double crosses the call (V8 boxes one passed to a call it does
+   * not inline), and the speed is computed in buildPath, which is optimised early, not here (a small
+   * function called a few times a second runs unoptimised, boxing every intermediate, for a minute).
+   */
+  replanFrom(posEnuM: Readonly<Vec3>, velEnuMS: Readonly<Vec3>, gates: readonly GatePose[]): void {
+    this.startTail = 4;
+    this.buildPath(posEnuM, velEnuMS, gates, null);
     this.seg = 0;
   }
 
@@ -91,14 +106,12 @@ export class GatePathFollower {
   updateGates(gates: readonly GatePose[]): void {
     if (!this.havePath || gates.length !== this.gateCount) return;
     const seg = this.seg;
-    this.buildPath(this.startX, this.startY, this.startZ, gates, this.startSpeed, this.startTail, this.startSkipEntry);
+    this.buildPath(this.startPos, null, gates, this.startSkipEntry);
     this.seg = Math.min(seg, Math.max(0, this.n - 2));
   }
 
   private havePath = false;
-  private startX = 0;
-  private startY = 0;
-  private startZ = 0;
+  private readonly startPos: Vec3 = [0, 0, 0];
   private startSpeed = 0;
   private startTail = 0;
   private startSkipEntry = false;
@@ -113,7 +126,13 @@ export class GatePathFollower {
     this.segLen = new Float64Array(cap);
   }
 
-  private buildPath(sx: number, sy: number, sz: number, gates: readonly GatePose[], startSpeedMS: number, tailM: number, skipEntry: boolean | null): void {
+  /**
+   * Build the path from `start` (kept as startPos) through the gates. The start speed is |startVel|
+   * when given, else startSpeed; the tail is startTail (fields, not double arguments: see replanFrom).
+   */
+  private buildPath(start: Readonly<Vec3>, startVel: Readonly<Vec3> | null, gates: readonly GatePose[], skipEntry: boolean | null): void {
+    if (startVel) this.startSpeed = Math.sqrt(startVel[0] * startVel[0] + startVel[1] * startVel[1] + startVel[2] * startVel[2]);
+    const sx = start[0], sy = start[1], sz = start[2], startSpeedMS = this.startSpeed, tailM = this.startTail;
     const e = this.cfg.approachM;
     let skipped = false;
     this.reserve(3 * gates.length + 2);
@@ -190,11 +209,9 @@ export class GatePathFollower {
       if (vMax[i]! > lim) vMax[i] = lim;
     }
     this.havePath = true;
-    this.startX = sx;
-    this.startY = sy;
-    this.startZ = sz;
-    this.startSpeed = startSpeedMS;
-    this.startTail = tailM;
+    this.startPos[0] = sx;
+    this.startPos[1] = sy;
+    this.startPos[2] = sz;
     this.startSkipEntry = skipped;
     this.gateCount = gates.length;
   }

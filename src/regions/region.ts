@@ -11,7 +11,12 @@ export interface LearnedState {
 
 export interface Region<I, O> {
   readonly name: string;
-  /** One tick. dtS is the time since the previous tick, already clamped by the caller. */
+  /**
+   * One tick. dtS is the time since the previous tick, already clamped by the caller. Regions the
+   * pipeline steps with a measured dt (colliculus, cortex, cerebellum) also read it from their input
+   * tract's `dtS` when the argument is left out: on the hot path a double passed to a call TurboFan
+   * does not inline is boxed on the heap (16 B a call), a double field of a reused tract is not.
+   */
   step(input: I, dtS: number): O;
   /** Snapshot of what was learned (null for innate regions). */
   saveState(): LearnedState | null;

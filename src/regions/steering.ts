@@ -263,9 +263,12 @@ export class Guard implements Region<GuardInput, GuardOutput> {
   /** Cumulative counters since construction / reset(). */
   readonly counters: GuardCounters = newCounters();
 
-  // Derived once (style 5).
-  private readonly failsafeThrustN: number;
-  private readonly tiltReleaseRad: number;
+  // Derived once (style 5). Number fields start at 0, not undefined: a field declared bare is stored
+  // as a tagged heap number, and a double merged with one (thrust = hoverThrustN on one branch) is
+  // boxed on the heap every tick.
+  private readonly failsafeThrustN: number = 0;
+  private readonly tiltReleaseRad: number = 0;
+  private readonly hoverThrustN: number = 0;
 
   private lastNowS = 0;
   private wasArmed = false;
@@ -286,6 +289,7 @@ export class Guard implements Region<GuardInput, GuardOutput> {
     const c = this.config;
     this.failsafeThrustN = Math.min(c.maxThrustN, Math.max(c.minThrustN, c.failsafeThrustFrac * c.hoverThrustN));
     this.tiltReleaseRad = c.maxTiltRad - c.tiltHysteresisRad;
+    this.hoverThrustN = c.hoverThrustN;
   }
 
   /** Whether the guard has latched a disarm (cleared only by disarming and re-arming). */
@@ -347,7 +351,7 @@ export class Guard implements Region<GuardInput, GuardOutput> {
 
     // --- proposal: replace non-finite, clamp (always inspected, so counters see every bad field) ---
     const p = input.proposed;
-    let thrust = c.hoverThrustN;
+    let thrust = this.hoverThrustN;
     const rates = this.ratesScratch;
     rates[0] = rates[1] = rates[2] = 0;
     let clamped = false;
@@ -459,7 +463,7 @@ export class Guard implements Region<GuardInput, GuardOutput> {
   /** Final defensive pass: whatever path produced it, the command is finite and inside the limits. */
   private makeCmd(now: number, thrustN: number, rates: Readonly<Vec3>): CtbrCommand {
     const c = this.config;
-    const t = Number.isFinite(thrustN) ? Math.min(c.maxThrustN, Math.max(c.minThrustN, thrustN)) : c.hoverThrustN;
+    const t = Number.isFinite(thrustN) ? Math.min(c.maxThrustN, Math.max(c.minThrustN, thrustN)) : this.hoverThrustN;
     const o = this.cmdOut, r = o.rateRadS;
     for (let a = 0; a < 3; a++) {
       const v = rates[a]!;

@@ -46,6 +46,25 @@ export interface VestibularOutput {
   rejected: number;
 }
 
+/**
+ * Vision tilt observation: an upright gate's vertical axis seen in the body frame. A tract the caller
+ * reuses, so the doubles travel as fields (a double argument to a call TurboFan does not inline, as
+ * correctTilt is not into the per-frame code, is boxed on the heap: 16 B a call).
+ */
+export interface TiltObservation {
+  /** The gate's up direction, body frame (FLU), unit. */
+  upBody: Vec3;
+  /** Fraction of the way to move the estimate toward the observation, > 0. */
+  gain: number;
+  /** Exposure stamp of the observation, s (the attitude of that moment is corrected); NaN: now. */
+  stampS: number;
+}
+
+/** Vision heading observation (a reused tract, as TiltObservation): rotate the heading by deltaRad. */
+export interface YawObservation {
+  deltaRad: number;
+}
+
 export class Vestibular implements Region<ImuSample, VestibularOutput> {
   readonly name = 'vestibular';
   readonly cfg: VestibularConfig;
@@ -153,20 +172,119 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
   /**
    * Vision correction of tilt: an upright gate's vertical axis seen in the body frame (`upBody`, unit)
    * tells where world-up is. Rotate the estimate a fraction `gain` of the way so its predicted up
-   * agrees; only roll and pitch change (the correction axis is perpendicular to up). Returns the
-   * angle between predicted and observed up, rad.
+   * agrees; only roll and pitch change (the correction axis is perpendicular to up). The angle
+   * between predicted and observed up is left in lastTiltErrorRad (a field, not a return value: a
+   * double returned from a call that is not inlined is boxed). The work is done in attitudeAtArg
+   * (see there why); this wrapper touches no double.
    */
+  correctTilt(obs: TiltObservation): void {
+    this.attitudeAtArg(this.qScratch, obs, obs, null);
+  }
+
+  /** The last correctTilt's angle between predicted and observed up, rad (0 if it was refused). */
+  lastTiltErrorRad = 0;
+
+  /**
+   * Vision correction of heading: rotate the attitude estimate about world up by `deltaRad` (the
+   * heading error a gate's plane normal revealed, times a small gain). The gyro's residual z bias
+   * otherwise turns the whole world by ~5° over a 30 s race. Done in attitudeAtArg, as correctTilt.
+   */
+  correctYaw(obs: YawObservation): void {
+    this.attitudeAtArg(this.qScratch, null, null, obs);
+  }
+
+  /** Vision heading corrections applied so far. */
+  yawCorrections = 0;
+
+  /** Vision tilt corrections applied so far. */
+  tiltCorrections = 0;
+
+  /** The attitude estimate at (or just before) time tS, for placing a delayed frame (a fresh copy). */
+  attitudeAt(tS: number): Quat {
+    return this.attitudeAtInto(tS, [0, 0, 0, 0]);
+  }
+
+  /** attitudeAt written into `out` (no allocation: this runs on every frame). */
+  attitudeAtInto(tS: number, out: Quat): Quat {
+    this.tArg[0] = tS;
+    return this.attitudeAtArg(out, null, null, null);
+  }
+
+  /**
+   * attitudeAtInto at a sample's stamp (`sample.stampS`, e.g. a camera frame's exposure). Per-frame
+   * callers use this form: a double loaded from a field and passed to a call V8 does not inline is
+   * boxed (16 B). The stamp is read in attitudeAtArg, which is optimised early: this wrapper, when
+   * not inlined, runs unoptimised and must not touch a double (it would be boxed there too).
+   */
+  attitudeOfInto(sample: { readonly stampS: number }, out: Quat): Quat {
+    return this.attitudeAtArg(out, sample, null, null);
+  }
+
+  /** The stamp for attitudeAtArg (a typed-array slot, not a boxed argument). */
+  private readonly tArg = new Float64Array(1);
+
   /** [axis x, y, z, angle] for rotateWorldInPlace: doubles passed in an array, not as call arguments (V8 boxes those). */
   private readonly axisAngle = new Float64Array(4);
 
-  correctTilt(upBody: Vec3, gain: number, atS = NaN): number {
-    if (!this.calibrated || !isFiniteVec(upBody) || !(gain > 0)) return 0;
-    const n = Math.sqrt(upBody[0] * upBody[0] + upBody[1] * upBody[1] + upBody[2] * upBody[2]);
-    if (n < 0.5) return 0;
-    const ox = upBody[0] / n, oy = upBody[1] / n, oz = upBody[2] / n;
-    // the observation belongs to the attitude of its exposure (scratch quaternion: no allocation)
-    const qs = Number.isNaN(atS) ? this.quat : this.attitudeAtInto(atS, this.qScratch);
-    // predicted up in the body frame: R(qs)ᵀ·e_z, the third row of R(qs)
+  /**
+   * The attitude at `at.stampS` (else at tArg[0]) into `out`; with an observation, the vision
+   * correction it carries (correctTilt, correctYaw: two parameters, not one of either type, so that
+   * each field read sees one object layout; read through a union, a double field is boxed). The corrections are written in this
+   * method, not in their own, on purpose: V8 optimises a function only once it has run ~1 MB of
+   * bytecode, which this lookup (a loop over the history, twice a frame) does within seconds, while
+   * the corrections alone (a few calls a second) took ~40 s and ran unoptimised until then, every
+   * intermediate a 16 B heap number.
+   */
+  private attitudeAtArg(out: Quat, at: { readonly stampS: number } | null, obs: TiltObservation | null, yaw: YawObservation | null): Quat {
+    if (yaw !== null) {
+      const deltaRad = yaw.deltaRad;
+      if (!this.calibrated || !Number.isFinite(deltaRad) || deltaRad === 0) return out;
+      const aa = this.axisAngle;
+      aa[0] = 0;
+      aa[1] = 0;
+      aa[2] = 1;
+      aa[3] = deltaRad;
+      rotateWorldInPlace(this.quat, aa);
+      this.yawCorrections++;
+      return out;
+    }
+    // a tilt observation: refused unless calibrated, finite, with a positive gain and a direction
+    let ox = 0, oy = 0, oz = 0, gain = 0;
+    if (obs !== null) {
+      const upBody = obs.upBody;
+      gain = obs.gain;
+      this.lastTiltErrorRad = 0;
+      if (!this.calibrated || !isFiniteVec(upBody) || !(gain > 0)) return out;
+      const n = Math.sqrt(upBody[0] * upBody[0] + upBody[1] * upBody[1] + upBody[2] * upBody[2]);
+      if (n < 0.5) return out;
+      ox = upBody[0] / n;
+      oy = upBody[1] / n;
+      oz = upBody[2] / n;
+    }
+    // the lookup: the newest history entry at or before tS, else the current attitude
+    const tS = at !== null ? at.stampS : this.tArg[0]!;
+    let found = false;
+    for (let k = 1; k <= this.histLen; k++) {
+      const i = ((this.histHead - k + this.histCap) % this.histCap) * 5;
+      if (this.hist[i]! <= tS) {
+        out[0] = this.hist[i + 1]!;
+        out[1] = this.hist[i + 2]!;
+        out[2] = this.hist[i + 3]!;
+        out[3] = this.hist[i + 4]!;
+        found = true;
+        break;
+      }
+    }
+    if (!found) {
+      out[0] = this.quat[0];
+      out[1] = this.quat[1];
+      out[2] = this.quat[2];
+      out[3] = this.quat[3];
+    }
+    if (obs === null) return out;
+    // tilt: the observation belongs to the attitude of its exposure, qs (= out); predicted up in
+    // the body frame: R(qs)ᵀ·e_z, the third row of R(qs)
+    const qs = out;
     const qw = qs[0], qx = qs[1], qy = qs[2], qz = qs[3];
     const px = 2 * (qx * qz - qw * qy), py = 2 * (qy * qz + qw * qx), pz = 1 - 2 * (qx * qx + qy * qy);
     // δθ_body = gain · (observed × predicted) moves the predicted up onto the observed; applied in
@@ -185,71 +303,7 @@ export class Vestibular implements Region<ImuSample, VestibularOutput> {
     aa[3] = Math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
     rotateWorldInPlace(this.quat, aa);
     this.tiltCorrections++;
-    return err;
-  }
-
-  /**
-   * Vision correction of heading: rotate the attitude estimate about world up by `deltaRad` (the
-   * heading error a gate's plane normal revealed, times a small gain). The gyro's residual z bias
-   * otherwise turns the whole world by ~5° over a 30 s race.
-   */
-  correctYaw(deltaRad: number): void {
-    if (!this.calibrated || !Number.isFinite(deltaRad) || deltaRad === 0) return;
-    const aa = this.axisAngle;
-    aa[0] = 0;
-    aa[1] = 0;
-    aa[2] = 1;
-    aa[3] = deltaRad;
-    rotateWorldInPlace(this.quat, aa);
-    this.yawCorrections++;
-  }
-
-  /** Vision heading corrections applied so far. */
-  yawCorrections = 0;
-
-  /** Vision tilt corrections applied so far. */
-  tiltCorrections = 0;
-
-  /** The attitude estimate at (or just before) time tS, for placing a delayed frame (a fresh copy). */
-  attitudeAt(tS: number): Quat {
-    return this.attitudeAtInto(tS, [0, 0, 0, 0]);
-  }
-
-  /** attitudeAt written into `out` (no allocation: this runs on every frame). */
-  attitudeAtInto(tS: number, out: Quat): Quat {
-    this.tArg[0] = tS;
-    return this.attitudeAtArg(out);
-  }
-
-  /**
-   * attitudeAtInto at a sample's stamp (`sample.stampS`, e.g. a camera frame's exposure). Per-frame
-   * callers use this form: a double loaded from a field and passed to a call V8 does not inline is
-   * boxed (16 B); read here, it never leaves a register.
-   */
-  attitudeOfInto(sample: { readonly stampS: number }, out: Quat): Quat {
-    this.tArg[0] = sample.stampS;
-    return this.attitudeAtArg(out);
-  }
-
-  /** The stamp for attitudeAtArg (a typed-array slot, not a boxed argument). */
-  private readonly tArg = new Float64Array(1);
-
-  private attitudeAtArg(out: Quat): Quat {
-    const tS = this.tArg[0]!;
-    for (let k = 1; k <= this.histLen; k++) {
-      const i = ((this.histHead - k + this.histCap) % this.histCap) * 5;
-      if (this.hist[i]! <= tS) {
-        out[0] = this.hist[i + 1]!;
-        out[1] = this.hist[i + 2]!;
-        out[2] = this.hist[i + 3]!;
-        out[3] = this.hist[i + 4]!;
-        return out;
-      }
-    }
-    out[0] = this.quat[0];
-    out[1] = this.quat[1];
-    out[2] = this.quat[2];
-    out[3] = this.quat[3];
+    this.lastTiltErrorRad = err;
     return out;
   }
 

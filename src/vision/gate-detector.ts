@@ -919,8 +919,9 @@ export class GateDetector {
   }
 
   /** Convex hull (Andrew's monotone chain on y-sorted row extents) into this.hull; returns count. */
-  private hullFromRows(minA: Int32Array, maxA: Int32Array, y0: number, y1: number, grow: number): number {
+  private hullFromRows(minA: Int32Array, maxA: Int32Array, y0: number, y1: number): number {
     const f = this.p.downsample;
+    const grow = 0.5 * f; // computed here, not passed: a double argument is boxed (16 B)
     const P = this.hullPts;
     let n = 0;
     for (let j = y0; j <= y1; j++) {
@@ -1234,18 +1235,17 @@ export class GateDetector {
     const cu = (this.compSumX[c]! / area) * f, cv = (this.compSumY[c]! / area) * f;
     this.pt[0] = cu; this.pt[1] = cv;
     this.upAt();
-    const grow = 0.5 * f;
     // outer quad (only when the component is fully inside the image)
     let outerOk = false;
     if (!s.touchesBorder) {
-      if (this.hullFromRows(this.rowMin, this.rowMax, this.compY0[c]!, this.compY1[c]!, grow) >= 4 && this.quadFromHull(this.quadTmp)) {
+      if (this.hullFromRows(this.rowMin, this.rowMax, this.compY0[c]!, this.compY1[c]!) >= 4 && this.quadFromHull(this.quadTmp)) {
         outerOk = this.refineQuad(this.quadTmp, true, this.quadOuter);
         if (outerOk) { this.outerN.set(this.lineN); this.outerC.set(this.lineC); }
       }
     }
     // inner quad (the hole)
     let innerOk = false;
-    if (this.hullFromRows(this.holeMin, this.holeMax, this.holeY0, this.holeY1, grow) >= 4 && this.quadFromHull(this.quadTmp)) {
+    if (this.hullFromRows(this.holeMin, this.holeMax, this.holeY0, this.holeY1) >= 4 && this.quadFromHull(this.quadTmp)) {
       innerOk = this.refineQuad(this.quadTmp, false, this.quadInner);
     }
     // model half-sizes of the detected edges
@@ -1272,7 +1272,7 @@ export class GateDetector {
       // side face, and the ground can hide the bottom band. Pose from the opening's four corners, then
       // each outer side joins (as a line: its two model corners must project onto it) only if it
       // agrees with that pose.
-      this.matchOuterToInner(hIn / hOut);
+      this.matchOuterToInner();
       for (let k = 0; k < 4; k++) {
         M[2 * k] = sgnX[k]! * hIn; M[2 * k + 1] = sgnY[k]! * hIn;
         I[2 * k] = this.quadInner[2 * k]!; I[2 * k + 1] = this.quadInner[2 * k + 1]!;
@@ -1845,7 +1845,11 @@ export class GateDetector {
    * (concentric squares; the inner quad, the trustworthy one, keeps its labels). Side s joins
    * corners s and s + 1.
    */
-  private matchOuterToInner(ratio: number): void {
+  private matchOuterToInner(): void {
+    // inner / outer model half-size (hIn / hOut of ringGeometry, colour camera), computed again here:
+    // a double argument is boxed (16 B)
+    const g = this.p.gate;
+    const ratio = (g.innerM / 2 + g.innerBandM) / (g.outerM / 2 - g.checkerBandM);
     const o = this.quadOuter, q = this.quadInner, tmp = this.quadTmp;
     let mx = 0, my = 0;
     for (let k = 0; k < 4; k++) { mx += q[2 * k]!; my += q[2 * k + 1]!; }
