@@ -101,3 +101,12 @@ describe('ablate --jobs', () => {
     expect(seq.cells.find((c) => c.variant === 'full pipeline')!.completed).toBe(2);
   }, 120_000);
 });
+
+describe('ablate --conditions / --variants', () => {
+  it('picks the named entries in the order given, "-" standing for "−", and names the known ones on a typo', async () => {
+    const { pickByName, defaultConditions, defaultVariants } = await import('../src/cli/ablate.js');
+    expect(pickByName(defaultConditions(), 'heavy, drops', 'condition').map((c) => c.name)).toEqual(['heavy', 'drops']);
+    expect(pickByName(defaultVariants(), 'full pipeline,- cortex', 'variant').map((v) => v.name)).toEqual(['full pipeline', '− cortex']);
+    expect(() => pickByName(defaultConditions(), 'drop', 'condition')).toThrow(/unknown condition 'drop' \(known: nominal, latency, drops/);
+  });
+});

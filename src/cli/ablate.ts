@@ -65,6 +65,19 @@ export function defaultVariants(): AblationVariant[] {
   ];
 }
 
+/**
+ * The named entries of `all`, in the order given ("a,b"; '-' matches '−' so a shell user can type
+ * "- cortex"); an unknown name throws, listing the known ones.
+ */
+export function pickByName<T extends { name: string }>(all: T[], names: string, what: string): T[] {
+  const norm = (s: string): string => s.trim().replace(/\u2212/g, '-').toLowerCase();
+  return names.split(',').map((n) => {
+    const hit = all.find((x) => norm(x.name) === norm(n));
+    if (!hit) throw new Error(`unknown ${what} '${n.trim()}' (known: ${all.map((x) => x.name).join(', ')})`);
+    return hit;
+  });
+}
+
 const mean = (xs: number[]): number | null => (xs.length ? Math.round((xs.reduce((a, b) => a + b, 0) / xs.length) * 100) / 100 : null);
 
 export interface AblationOptions {

@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CONTROLLERS, RACE_DEFAULTS, flyRace, summaryLines, writeOutputs, type ControllerName } from './race.js';
 import { renderStill } from './render.js';
-import { ablationMarkdown, runAblationParallel } from './ablate.js';
+import { ablationMarkdown, defaultConditions, defaultVariants, pickByName, runAblationParallel } from './ablate.js';
 import { probeFc, probeLines } from './fc.js';
 import { runFromConfig } from './run.js';
 import { makeLogger } from '../log.js';
@@ -93,11 +93,18 @@ program
   .option('--json <file>', 'write the full report as JSON')
   .option('--md <file>', 'write the table as Markdown')
   .option('--jobs <n>', 'races flown side by side (worker threads; the table does not depend on it)', int('--jobs', 1, 64), 1)
+  .option('--conditions <names>', `only these conditions, comma-separated (${defaultConditions().map((c) => c.name).join(', ')})`)
+  .option('--variants <names>', `only these variants, comma-separated ('-' may stand for '−': "full pipeline,- cortex")`)
   .action(async (o: Record<string, unknown>) => {
+    const conditions = o['conditions'] ? pickByName(defaultConditions(), String(o['conditions']), 'condition') : undefined;
+    const variants = o['variants'] ? pickByName(defaultVariants(), String(o['variants']), 'variant') : undefined;
     const command = ['npx brainpilot ablate', `--track ${String(o['track'])}`, `--seeds ${Number(o['seeds'])}`, `--laps ${Number(o['laps'])}`]
+      .concat(o['conditions'] ? [`--conditions '${String(o['conditions'])}'`] : [], o['variants'] ? [`--variants '${String(o['variants'])}'`] : [])
       .concat(o['json'] ? [`--json ${String(o['json'])}`] : [], o['md'] ? [`--md ${String(o['md'])}`] : [])
       .join(' ');
     const report = await runAblationParallel({
+      ...(conditions ? { conditions } : {}),
+      ...(variants ? { variants } : {}),
       jobs: Number(o['jobs']),
       track: String(o['track']),
       seeds: Number(o['seeds']),
