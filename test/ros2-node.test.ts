@@ -134,6 +134,42 @@ const baseCtx = () => {
   return { log: silent, ...cam, vehicle: { maxThrustN: 42, maxRateRadS: [13, 13, 5] as const } };
 };
 
+/**
+ * `sim serve --ros2` (lockstep, warm-up track, seed 3) and the daemon with the pipeline on a ROS 2
+ * transport, both on one in-memory bus; the daemon is started, the simulator's run is `served`.
+ */
+async function lockstepFlight(o: {
+  transport?: Partial<Ros2Config>;
+  serve?: (vehicle: Pipeline['cfg']['vehicle']) => Partial<Parameters<typeof serveRos2>[1]>;
+  motors?: Parameters<typeof createRos2Transport>[1]['motors'];
+  healthIntervalS?: number;
+  record?: readonly string[];
+}) {
+  const bus = new FakeBus();
+  if (o.record) bus.record = (topic) => o.record!.includes(topic);
+  const rcl = fakeRcl(bus);
+  const cfg = parseConfig({ track: { map: 'warmup' }, log: { healthIntervalS: o.healthIntervalS ?? 0 }, transport: { kind: 'ros2', clock: 'lockstep', ...o.transport } });
+  const pipeline = new Pipeline(pipelineConfigFromConfig(cfg));
+  const sim = buildSim({ ...RACE_DEFAULTS, track: 'warmup', laps: 1, seed: 3 });
+  const served = serveRos2(sim, { laps: 1, seed: 3, realtimeFactor: 0, log: silent, rcl, waitForArmS: 10, ...o.serve?.(pipeline.cfg.vehicle) });
+  const transport = await createRos2Transport(cfg.transport as Ros2Config, { log: silent, ...cameraFor(cfg), vehicle: pipeline.cfg.vehicle, rcl, ...(o.motors ? { motors: o.motors } : {}) });
+  const daemon = new Daemon({ controller: pipeline, transport, log: silent, rateHz: cfg.control.rateHz, healthIntervalS: cfg.log.healthIntervalS });
+  await daemon.start();
+  return { bus, sim, served, transport, daemon };
+}
+
+/** The simulator's run ends, then the daemon; every command taken, every tick answered, no crash. */
+async function expectCleanLap(f: Awaited<ReturnType<typeof lockstepFlight>>) {
+  const { result, commandsRejected, ticksLate } = await f.served;
+  await f.daemon.stop('simulator finished');
+  expect(commandsRejected).toBe(0);
+  expect(ticksLate).toBe(0);
+  expect(f.bus.mismatches).toEqual([]);
+  expect(result.crashes).toBe(0);
+  expect(result.completed).toBe(true);
+  return result;
+}
+
 describe('the ROS 2 node over an in-memory bus', () => {
   it('subscribes with SensorData QoS, publishes commands reliably, latches the armed state, and maps both ways', async () => {
     const bus = new FakeBus();
@@ -311,16 +347,8 @@ describe('the ROS 2 node over an in-memory bus', () => {
     expect(r0.result.laps.every((l) => l.gatesPassed === 0)).toBe(true);
 
     // mid-flight, lockstep: the tick waiting for a command is released at once, not after its timeout
-    const bus = new FakeBus();
-    const rcl = fakeRcl(bus);
-    const cfg = parseConfig({ track: { map: 'warmup' }, log: { healthIntervalS: 0 }, transport: { kind: 'ros2', clock: 'lockstep' } });
-    const sim = buildSim({ ...RACE_DEFAULTS, track: 'warmup', laps: 1, seed: 3 });
     const stop = new AbortController();
-    const served = serveRos2(sim, { laps: 1, seed: 3, realtimeFactor: 0, log: silent, rcl, waitForArmS: 10, lockstepTimeoutS: 30, abort: stop.signal });
-    const pipeline = new Pipeline(pipelineConfigFromConfig(cfg));
-    const transport = await createRos2Transport(cfg.transport as Ros2Config, { log: silent, ...cameraFor(cfg), vehicle: pipeline.cfg.vehicle, rcl });
-    const daemon = new Daemon({ controller: pipeline, transport, log: silent, rateHz: cfg.control.rateHz, healthIntervalS: 0 });
-    await daemon.start();
+    const { sim, served, daemon } = await lockstepFlight({ serve: () => ({ lockstepTimeoutS: 30, abort: stop.signal }) });
     // let it fly ~2 s of sim time, then stop the daemon first (it no longer answers ticks) and the simulator
     while (sim.tS < 2) await new Promise((r) => setTimeout(r, 10));
     await daemon.stop('test');
@@ -333,24 +361,10 @@ describe('the ROS 2 node over an in-memory bus', () => {
   }, 50_000);
 
   it('flies a lap of `sim serve --ros2` in lockstep against the daemon over the bus, as the in-process link does', async () => {
-    const bus = new FakeBus();
-    bus.record = (topic) => ['/brainpilot/armed', '/diagnostics', '/brainpilot/gate_detections', '/brainpilot/time_to_gate'].includes(topic);
-    const rcl = fakeRcl(bus);
-    const cfg = parseConfig({ track: { map: 'warmup' }, log: { healthIntervalS: 0.25 }, transport: { kind: 'ros2', clock: 'lockstep' } });
-    const sim = buildSim({ ...RACE_DEFAULTS, track: 'warmup', laps: 1, seed: 3 });
-    const served = serveRos2(sim, { laps: 1, seed: 3, realtimeFactor: 0, log: silent, rcl, waitForArmS: 10 });
-    const pipeline = new Pipeline(pipelineConfigFromConfig(cfg));
-    const transport = await createRos2Transport(cfg.transport as Ros2Config, { log: silent, ...cameraFor(cfg), vehicle: pipeline.cfg.vehicle, rcl });
-    expect(transport.clock).toBe('lockstep');
-    const daemon = new Daemon({ controller: pipeline, transport, log: silent, rateHz: cfg.control.rateHz, healthIntervalS: cfg.log.healthIntervalS });
-    await daemon.start();
-    const { result, commandsRejected, ticksLate } = await served;
-    await daemon.stop('simulator finished');
-    expect(commandsRejected).toBe(0);
-    expect(ticksLate).toBe(0);
-    expect(bus.mismatches).toEqual([]);
-    expect(result.crashes).toBe(0);
-    expect(result.completed).toBe(true);
+    const flight = await lockstepFlight({ healthIntervalS: 0.25, record: ['/brainpilot/armed', '/diagnostics', '/brainpilot/gate_detections', '/brainpilot/time_to_gate'] });
+    const { bus } = flight;
+    expect(flight.transport.clock).toBe('lockstep');
+    const result = await expectCleanLap(flight);
     expect(result.laps[0]!.gatesPassed).toBe(result.laps[0]!.gatesTotal);
     expect(bus.of('/brainpilot/armed')).toEqual([{ data: true }, { data: false }]);
     // the daemon's health went out as diagnostics, the colliculus' sightings as detections
@@ -372,47 +386,23 @@ describe('the ROS 2 node over an in-memory bus', () => {
   }, 50_000);
 
   it('flies a lap as the flight controller: rate loop + mixer → Actuators rotor speeds (Gazebo’s path) → the simulator’s motors', async () => {
-    const bus = new FakeBus();
-    const rcl = fakeRcl(bus);
-    const cfg = parseConfig({ track: { map: 'warmup' }, log: { healthIntervalS: 0 }, transport: { kind: 'ros2', clock: 'lockstep', output: 'actuators', commandTopic: '/motor_speed' } });
-    const sim = buildSim({ ...RACE_DEFAULTS, track: 'warmup', laps: 1, seed: 3 });
-    // the simulator takes rotor speeds in PX4's gz slot order at 1000 rad/s full scale, as the config does
-    const served = serveRos2(sim, { laps: 1, seed: 3, realtimeFactor: 0, log: silent, rcl, waitForArmS: 10, maxRotorRadS: 1000, motorOrder: [1, 2, 3, 0] });
-    const pipeline = new Pipeline(pipelineConfigFromConfig(cfg));
     const v = loadVehicle('racer-280');
     const motors = {
       rateLoop: { p: v.rateGains.p, i: v.rateGains.i, d: v.rateGains.d, inertiaKgM2: v.inertiaKgM2 },
       geometry: { armXM: v.armXM, armYM: v.armYM, motorMaxThrustN: v.motorMaxThrustN, yawTorquePerThrustM: v.yawTorquePerThrustM, motorIdle: v.motorIdle },
     };
-    const transport = await createRos2Transport(cfg.transport as Ros2Config, { log: silent, ...cameraFor(cfg), vehicle: pipeline.cfg.vehicle, rcl, motors });
-    const daemon = new Daemon({ controller: pipeline, transport, log: silent, rateHz: cfg.control.rateHz, healthIntervalS: 0 });
-    await daemon.start();
-    const { result, commandsRejected, ticksLate } = await served;
-    await daemon.stop('simulator finished');
-    expect(commandsRejected).toBe(0);
-    expect(ticksLate).toBe(0);
-    expect(bus.mismatches).toEqual([]);
-    expect(result.crashes).toBe(0);
-    expect(result.completed).toBe(true);
+    const result = await expectCleanLap(
+      await lockstepFlight({
+        transport: { output: 'actuators', commandTopic: '/motor_speed' },
+        // the simulator takes rotor speeds in PX4's gz slot order at 1000 rad/s full scale, as the config does
+        serve: () => ({ maxRotorRadS: 1000, motorOrder: [1, 2, 3, 0] }),
+        motors,
+      }),
+    );
     expect(result.laps[0]!.gatesPassed).toBe(result.laps[0]!.gatesTotal);
   }, 50_000);
 
   it('flies a lap through PX4’s offboard rate setpoint (FRD, normalised thrust) read back by the simulator', async () => {
-    const bus = new FakeBus();
-    const rcl = fakeRcl(bus);
-    const cfg = parseConfig({ track: { map: 'warmup' }, log: { healthIntervalS: 0 }, transport: { kind: 'ros2', clock: 'lockstep', output: 'px4' } });
-    const pipeline = new Pipeline(pipelineConfigFromConfig(cfg));
-    const sim = buildSim({ ...RACE_DEFAULTS, track: 'warmup', laps: 1, seed: 3 });
-    const served = serveRos2(sim, { laps: 1, seed: 3, realtimeFactor: 0, log: silent, rcl, waitForArmS: 10, px4: { maxThrustN: pipeline.cfg.vehicle.maxThrustN } });
-    const transport = await createRos2Transport(cfg.transport as Ros2Config, { log: silent, ...cameraFor(cfg), vehicle: pipeline.cfg.vehicle, rcl });
-    const daemon = new Daemon({ controller: pipeline, transport, log: silent, rateHz: cfg.control.rateHz, healthIntervalS: 0 });
-    await daemon.start();
-    const { result, commandsRejected, ticksLate } = await served;
-    await daemon.stop('simulator finished');
-    expect(commandsRejected).toBe(0);
-    expect(ticksLate).toBe(0);
-    expect(bus.mismatches).toEqual([]);
-    expect(result.crashes).toBe(0);
-    expect(result.completed).toBe(true);
+    await expectCleanLap(await lockstepFlight({ transport: { output: 'px4' }, serve: (vehicle) => ({ px4: { maxThrustN: vehicle.maxThrustN } }) }));
   }, 50_000);
 });
