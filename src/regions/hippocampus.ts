@@ -542,16 +542,10 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
     this.selectTarget();
   }
 
-  /** Current heading (yaw, rad) of the drone: discovery picks gates ahead of it. */
-  setHeading(yawRad: number): void {
-    if (!Number.isFinite(yawRad)) return;
-    this.headingRad = yawRad;
-    if (!this.mapKnown && this.target < 0) this.selectTarget();
-  }
-
   /**
-   * setHeading from euler[2] (a ZYX [roll, pitch, yaw] estimate): the per-frame form, which passes no
-   * double (a double argument to a call TurboFan does not inline is boxed on the heap).
+   * Current heading of the drone, euler[2] of a ZYX [roll, pitch, yaw] estimate (rad): discovery
+   * picks gates ahead of it. Takes the euler vector, not the yaw: per frame, a double argument to a
+   * call TurboFan does not inline is boxed on the heap.
    */
   setHeadingOf(euler: Readonly<Vec3>): void {
     const yawRad = euler[2];

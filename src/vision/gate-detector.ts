@@ -1846,10 +1846,8 @@ export class GateDetector {
    * corners s and s + 1.
    */
   private matchOuterToInner(): void {
-    // inner / outer model half-size (hIn / hOut of ringGeometry, colour camera), computed again here:
-    // a double argument is boxed (16 B)
-    const g = this.p.gate;
-    const ratio = (g.innerM / 2 + g.innerBandM) / (g.outerM / 2 - g.checkerBandM);
+    // inner / outer model half-size (the colour camera's ring), read here: a double argument is boxed (16 B)
+    const ratio = this.hIn / this.hOut;
     const o = this.quadOuter, q = this.quadInner, tmp = this.quadTmp;
     let mx = 0, my = 0;
     for (let k = 0; k < 4; k++) { mx += q[2 * k]!; my += q[2 * k + 1]!; }
