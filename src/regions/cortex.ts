@@ -22,7 +22,8 @@
  * hippocampus' IMU path integration already bridges them (60 % drops, seeds 1–60: 49/60 runs with
  * and 49/60 without the cortex; the failures are a position error already present at the last
  * sighting of a gate, not drift in the gaps), so a sensory-space predictor has nothing measurable
- * to add there.
+ * to add there. That error comes from the heading estimate drifting between the per-sighting vision
+ * corrections (docs/ablation.md, frame drops); a per-second correction gave 59/60 (not landed).
  *
  * MODEL. ŝ(t+1) = s(t) + dt·W·φ(t), φ = [1; s̃; ã; RandomExpansion([s̃; ã])], s̃, ã the sensory
  * and action vectors divided by per-field scales (a prior in preprocessing, not in weights). The
