@@ -77,7 +77,7 @@ describe('--state', () => {
     flyRace({ ...RACE_DEFAULTS, controller: 'pipeline', track: 'warmup', laps: 1, seed: 4, latencyMs: 30, statePath: state });
     expect(existsSync(state)).toBe(true);
     const regions = readLearnedState(state);
-    expect(Object.keys(regions).sort()).toEqual(['cerebellum', 'cortex', 'hippocampus']);
+    expect(Object.keys(regions).sort()).toEqual(['cerebellum', 'cortex', 'cortexHeading', 'hippocampus']);
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, '{"hello": 1}');
     expect(() => readLearnedState(bad)).toThrow(/not a brainpilot learned-state file/);

@@ -16,14 +16,13 @@
  * - learning curve: mean |prediction error| last 20 % / first 10 % of a 30 s run: 0.17 (asserted < 0.3);
  * - time-to-gate GVF: mean relative error 3 %, worst 9 % for gates 0.3–1.5 s ahead.
  * The plant is near-linear and nearly noise-free, so these are upper bounds on the gain in flight.
- * IN THE FLIGHT LOOP the class is used as a forward model of what a command really does
- * (AccelResponseModel at the end of this file: mass/thrust errors the configuration does not know),
- * measured by the ablation condition "heavy". Bridging frame drops is not wired in: the
- * hippocampus' IMU path integration already bridges them (60 % drops, seeds 1–60: 49/60 runs with
- * and 49/60 without the cortex; the failures are a position error already present at the last
- * sighting of a gate, not drift in the gaps), so a sensory-space predictor has nothing measurable
- * to add there. That error comes from the heading estimate drifting between the per-sighting vision
- * corrections (docs/ablation.md, frame drops); a per-second correction gave 59/60 (not landed).
+ * IN THE FLIGHT LOOP the cortex does two jobs, each a forward model learned from scratch in flight:
+ * AccelResponseModel (what a command really does: mass/thrust errors the configuration does not
+ * know; ablation condition "heavy") and HeadingDriftModel (how the heading estimate drifts between
+ * gate views; ablation condition "drops", 80 % of frames lost), both at the end of this file. The
+ * sensory-space bridging of this class is not wired: the hippocampus' IMU path integration already
+ * bridges the position through drops; what drops starve is the heading's vision correction, and
+ * that is the drift model's job.
  *
  * MODEL. ŝ(t+1) = s(t) + dt·W·φ(t), φ = [1; s̃; ã; RandomExpansion([s̃; ã])], s̃, ã the sensory
  * and action vectors divided by per-field scales (a prior in preprocessing, not in weights). The
@@ -857,5 +856,119 @@ export class AccelResponseModel implements Region<AccelResponseInput, AccelRespo
     readF64Into(s.data, 'history', this.act, where);
     this.updatesVertical = readNumber(s.data, 'updatesVertical', where);
     this.updatesAirborne = readNumber(s.data, 'updatesAirborne', where);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// HeadingDriftModel: the cortex bridging the gaps between gate views
+// ---------------------------------------------------------------------------------------------------
+
+export const HEADING_DRIFT_SCHEMA = 1;
+
+export const HeadingDriftParams = z.object({
+  learningRate: z.number().positive().max(0.1).default(2e-4).describe('delta-rule step: drift rate learned per gate view, (rad/s) per rad of heading residual, at 30 views/s (scaled by the view weight)'),
+  minViews: z.number().int().min(0).max(100_000).default(60).describe('gate views before the learned drift is applied (a young estimate is mostly map-heading noise)'),
+  maxRateRadS: z.number().positive().max(1).default(0.02).describe('|learned drift rate| bound, rad/s (a gyro bias left after calibration is a few mrad/s)'),
+});
+export type HeadingDriftOptions = z.input<typeof HeadingDriftParams>;
+
+export interface HeadingDriftInput {
+  /**
+   * The heading error a gate view showed on this frame (estimated − mapped gate heading, rad), or NaN
+   * when no usable view came with it.
+   */
+  residualRad: number;
+  /** Weight of this view (1 at 30 views/s; the caller scales it by the frame rate received). */
+  weight: number;
+  /** Time since the previous frame, s (dropped frames make it longer: the drift runs on). */
+  dtS: number;
+}
+
+export interface HeadingDriftOutput {
+  /** The heading correction for this frame, rad (add to the heading estimate): −rate × dt. */
+  yawDeltaRad: number;
+  /** The learned drift rate of the heading estimate, rad/s. */
+  rateRadS: number;
+  /** False until minViews gate views have been learned from (correction held at 0). */
+  active: boolean;
+}
+
+/**
+ * CLAIM. The heading estimate is the gyro integrated: a bias left after the pad calibration
+ * (measured ~2.4 mrad/s in the sim's IMU model) turns it steadily, and vision only pulls it back when
+ * a clean, near, face-on gate view comes (a few seconds each gate). Between views, and through frame
+ * drops that thin them, the drift runs on and the drone arrives at a gate off to one side (60–80 %
+ * frame drops: the failures are gate-frame hits; sideways error at the last sighting tracks the
+ * heading error, r 0.997). This model predicts the heading error's growth — one learned drift rate —
+ * and removes it every frame, seen or not, so the gaps are bridged by prediction instead of waiting
+ * for the next view.
+ * MEASUREMENT. docs/ablation.md, condition "drops" (full pipeline vs "− cortex"); test/cortex.test.ts
+ * (a seeded heading plant with a gyro bias and noisy, sparse views: the learned rate converges to the
+ * bias and the heading error falls against views alone).
+ * MECHANISM. Delta rule (a local rule: the error seen now updates the one weight that made the
+ * prediction): rate ← rate + η·w·residual at each view, residual the heading error left after this
+ * model's own corrections. Per frame the heading is turned by −rate·dt. The map's gate headings are
+ * off by a few degrees each, so single views are noisy; η is small so the rate averages many gates,
+ * and nothing is applied before minViews views.
+ */
+export class HeadingDriftModel implements Region<HeadingDriftInput, HeadingDriftOutput> {
+  readonly name = 'cortex.headingDrift';
+  readonly cfg: z.output<typeof HeadingDriftParams>;
+  readonly out: HeadingDriftOutput = { yawDeltaRad: 0, rateRadS: 0, active: false };
+  private rateRadS = 0;
+  private views = 0;
+  /** Non-finite residuals, weights or dt ignored (counted). */
+  nanInputs = 0;
+
+  constructor(opts: HeadingDriftOptions = {}) {
+    this.cfg = parseParams(HeadingDriftParams, opts, 'HeadingDriftModel');
+  }
+
+  step(i: HeadingDriftInput, dtArg?: number): HeadingDriftOutput {
+    const dtS = dtArg === undefined ? i.dtS : +dtArg;
+    const c = this.cfg, o = this.out, r = i.residualRad, w = i.weight;
+    if (!Number.isNaN(r)) {
+      if (Number.isFinite(r) && Number.isFinite(w) && w >= 0) {
+        const v = this.rateRadS + c.learningRate * w * r;
+        this.rateRadS = Math.min(c.maxRateRadS, Math.max(-c.maxRateRadS, v));
+        this.views++;
+      } else {
+        this.nanInputs++;
+      }
+    }
+    o.rateRadS = this.rateRadS;
+    o.active = this.views >= c.minViews;
+    if (o.active && Number.isFinite(dtS) && dtS > 0) {
+      // a gap of several dropped frames is bridged whole, but not beyond a second (a stalled stream
+      // is the guard's business, not something to extrapolate through)
+      o.yawDeltaRad = -this.rateRadS * Math.min(1, dtS);
+    } else {
+      o.yawDeltaRad = 0;
+    }
+    return o;
+  }
+
+  reset(): void {
+    this.rateRadS = 0;
+    this.views = 0;
+    this.nanInputs = 0;
+    this.out.yawDeltaRad = 0;
+    this.out.rateRadS = 0;
+    this.out.active = false;
+  }
+
+  saveState(): LearnedState {
+    return { schema: HEADING_DRIFT_SCHEMA, data: { rateRadS: this.rateRadS, views: this.views } };
+  }
+
+  loadState(s: LearnedState): void {
+    const where = 'HeadingDriftModel.loadState';
+    checkSchema(s, HEADING_DRIFT_SCHEMA, where);
+    const rate = readNumber(s.data, 'rateRadS', where);
+    const views = readNumber(s.data, 'views', where);
+    if (!Number.isFinite(rate) || Math.abs(rate) > this.cfg.maxRateRadS) throw new Error(`${where}: rateRadS must be finite and within ±${this.cfg.maxRateRadS} rad/s (got ${rate})`);
+    if (!Number.isInteger(views) || views < 0) throw new Error(`${where}: views must be a non-negative integer (got ${views})`);
+    this.rateRadS = rate;
+    this.views = views;
   }
 }
