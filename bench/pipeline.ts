@@ -76,6 +76,7 @@ function makeFlight(seed: number) {
   const o = { ...RACE_DEFAULTS, controller: 'pipeline' as const, track: TRACK, laps: LAPS, seed, latencyMs: 30 };
   const sim = buildSim(o);
   const p = new Pipeline(pipelineConfigFor(sim, o));
+  if (!process.argv.includes(NO_WARM_FLAG)) p.warmUp();
   return { sim, p };
 }
 
@@ -105,14 +106,17 @@ export async function benchPipeline(): Promise<Record<string, unknown>> {
       note:
         'Bytes allocated per call by the pipeline, measured in a fresh node process (cold JIT, as in a real run): heapUsed growth across the call with a scavenge forced just before it, the bracket cost subtracted; calls with a GC inside are counted in gcInside, not averaged. ' +
         'allocatingCalls: calls that grew the heap by a heap number (16 B) or more; maxBytes: the largest growth of one call. ' +
-        'Steady (laps 3-4): the IMU sample and the command tick allocate nothing (no allocating call, or one). The frame mean is not steady-state allocation but the JIT meeting a rare path: ' +
-        "the gate detector's partialRing first takes its no-horizontal-edge branch (corners from the side lines) ~41 s into this flight, is deoptimised there (that frame runs in the baseline tier, ~2 KB), " +
-        'runs unoptimised for the next frames, and its re-optimised code is installed during a frame ~1 s later (~32 KB of code metadata in old space: most of the mean); the branch\'s helpers (cornersFromLines, meet, toward) ' +
-        'run a few times a minute and stay in the baseline tier, where every floating-point intermediate is a heap number (~1.6 KB each time). All other frames allocate 0 B. ' +
+        'Steady (laps 3-4): in most runs of the allocation child no frame allocates (0 B, no allocating call); in about 1 run in 4 (measured 2 of 9 with tsx, 1 of 3 from dist), 221 of the 895 steady frames allocate 64 or 128 B each, inside the colliculus step: a JIT race (it changes with the timing of concurrent compilation; the sampling heap profiler and the --trace flags make it vanish), not identified. ' +
+        'The IMU sample and the command tick allocate nothing (no allocating call, or one: a JIT event outside the detector, e.g. 96 B in the premotor\'s replanFrom at ~64 s, which runs a few times a second and is optimised ~60 s in). ' +
+        "Before flight, Pipeline.warmUp() (once per process, ~0.3-0.5 s; race, the daemon and this bench call it) drives the gate detector's rare paths on a throwaway detector, so the flight's detector is untouched and flights are identical with and without it (race --json, aigp-qualifier seeds 1-2 and split-s seed 1). " +
+        "Without it, partialRing first took its no-horizontal-edge branch (pose from corners) ~41 s into this flight, was deoptimised there, and its re-optimised code was installed during a frame ~1 s later (~32 KB of code metadata in old space); the branch's helpers (cornersFromLines, meet, toward) ran a few times a minute in the baseline tier, where every floating-point intermediate is a heap number (~1.6 KB each time): 7-8 allocating frames. " +
+        'The warm-up detects synthetic gate views the core draws itself (src/vision/synthetic-gate.ts: close, rolled views whose partial ring takes that branch, found by a search over such poses), so partialRing is optimised with it, then runs poseFromCorners (the branch, its own method) and its helpers on synthetic edge lines through every case until V8 optimises them. ' +
+        'It must leave the hidden classes flight meets: its frames are built as the camera tracts are, with doubles where they carry doubles, and the detector\'s intrinsics fields start as doubles (NaN): the sim\'s intrinsics (doubles) stored into fields the warm-up had left small integers made a new hidden class and deoptimised everything it had optimised, and warm-up intrinsics that were integers made the detector\'s reads of them polymorphic (64 B per frame). ' +
+        'The last frame allocation, a rare thin-quad path of quadFromHull whose call to hullTurn was not inlined (its double result boxed, 16 B at ~61 s), is written out. ' +
         'How the rest went to 0: a double passed to or returned from a call TurboFan did not inline is boxed (16 B), so region steps take dt in their input tracts, the vestibular corrections and the follower\'s replanning take reused tracts or vectors, and helpers whose result is a double are written out where the caller\'s inlining budget is spent (wrapPi, norm); ' +
         'a class field declared without a value starts as undefined and V8 then keeps every double stored in it boxed (number fields are declared = 0); a config value or a global (Infinity, NaN) read on a path not yet taken when the function was optimised is a tagged value, and a double merged with one is boxed (Number.POSITIVE_INFINITY, flags instead of NaN sentinels); ' +
         'a small function called only a few times a second is optimised by V8 only after ~1 MB of its bytecode has run (about 40 s for vestibular.correctTilt), so the vision corrections run inside the vestibular\'s per-frame attitude lookup, which is optimised within seconds. ' +
-        'How the sites were found: node --print-opt-code, each inline heap-number allocation in optimised code mapped through the code\'s source-position table to its line; --trace-opt/--trace-deopt for functions still unoptimised in the steady window; per-frame heap growth for the frames that allocate. ' +
+        'How the sites were found: node --print-opt-code, each inline heap-number allocation in optimised code mapped through the code\'s source-position table to its line; --trace-opt/--trace-deopt for functions still unoptimised in the steady window; per-frame heap growth for the frames that allocate; the sampling heap profiler (inspector HeapProfiler.startSampling, 8 B interval) around an allocating call for the function that allocates (the --trace flags themselves change what is allocated). ' +
         'Whole calls are measured in a flight with no region wrapped, region steps in a second one with each step wrapped; the wrappers change what TurboFan inlines, so the per-region figures read high (the guard\'s and the hippocampus sightings\' bytes appear only in the wrapped flight: the whole command tick and IMU sample measure 0 B). ' +
         'Warm-up (lap 1): per-frame code runs in V8\'s interpreter/baseline tiers until it has run often enough to be optimised (the detector\'s top-level functions at 30 Hz: ~20 s), and every floating-point intermediate there is a heap number; ' +
         'in a trial, node --interrupt-budget=8192 cut lap-1 allocation from ~90 KB to ~35 KB per frame (a launcher flag, not set by brainpilot).',
@@ -219,13 +223,16 @@ type AllocReport = ReturnType<typeof measurePipelineAllocation>;
 /** measurePipelineAllocation() in a fresh node process (cold JIT), with --expose-gc. */
 function allocationInChild(): AllocReport {
   const self = fileURLToPath(import.meta.url);
-  const res = spawnSync(process.execPath, ['--expose-gc', ...(self.endsWith('.ts') ? ['--import', 'tsx'] : []), self, ALLOC_CHILD_FLAG], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const flags = [ALLOC_CHILD_FLAG, ...(process.argv.includes(NO_WARM_FLAG) ? [NO_WARM_FLAG] : [])];
+  const res = spawnSync(process.execPath, ['--expose-gc', ...(self.endsWith('.ts') ? ['--import', 'tsx'] : []), self, ...flags], { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (res.status !== 0) throw new Error(`bench pipeline: allocation child failed (status ${String(res.status)}): ${res.stderr}`);
   const line = res.stdout.trim().split('\n').pop() ?? '';
   return JSON.parse(line) as AllocReport;
 }
 
 const ALLOC_CHILD_FLAG = '--pipeline-alloc-child';
+/** Fly without Pipeline.warmUp() (for comparison). */
+const NO_WARM_FLAG = '--no-warm-up';
 
 /**
  * Heap growth across each pipeline call, and across each region step, in two more flights: the whole

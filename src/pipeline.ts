@@ -105,6 +105,9 @@ export interface PipelineTelemetry {
   lastColliculus: ColliculusOutput | null;
 }
 
+/** Pipeline.warmUp() has run in this process (V8's type feedback and optimised code are per process). */
+let jitWarm = false;
+
 /** GuardInput with number-only stamps (a class of its own: a plain object literal would share its hidden class, and its fields' representation, with guardInStart's nulls). */
 class GuardIn implements GuardInput {
   proposed: CtbrCommand | null = null;
@@ -182,6 +185,18 @@ export class Pipeline implements Controller {
     this.cerebellum = cfg.ablate?.cerebellum ? null : new LatencyForwardModel(cfg.cerebellumHorizonS ?? 0.1);
     this.cortex = cfg.ablate?.cortex ? null : new AccelResponseModel(cfg.cortex);
     this.cortexHeading = cfg.ablate?.cortex ? null : new HeadingDriftModel(cfg.cortexHeading);
+  }
+
+  /**
+   * JIT warm-up, once per process, before the first flight (GateDetector.warmUp: the detector's
+   * rare paths, so that steady flight frames allocate nothing). Changes no state of this pipeline:
+   * a flight flies the same with or without it. Returns false when this process was already warm.
+   */
+  warmUp(): boolean {
+    if (jitWarm) return false;
+    jitWarm = true;
+    this.colliculus.warmUp();
+    return true;
   }
 
   // Scratch for the hot paths, reused every tick so steady flight allocates nothing (each is read

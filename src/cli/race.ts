@@ -93,8 +93,12 @@ export function buildController(name: ControllerName, sim: Sim, o: RaceOptions):
   switch (name) {
     case 'oracle':
       return new OracleController(() => sim.state, sim.trueTrack, sim.opts.vehicle, o.laps);
-    case 'pipeline':
-      return new Pipeline(pipelineConfigFor(sim, o));
+    case 'pipeline': {
+      const p = new Pipeline(pipelineConfigFor(sim, o));
+      // JIT warm-up before flight (once per process; the flight is the same with or without it)
+      p.warmUp();
+      return p;
+    }
     case 'pid': {
       const c = pipelineConfigFor(sim, o);
       return new PidController(c.vehicle, c.start, c.gate);

@@ -64,6 +64,9 @@ export async function startDaemon(cfg: BrainpilotConfig, log: Logger): Promise<R
     pipeline.loadState(readLearnedState(cfg.state));
     log.info({ state: cfg.state }, `learned state loaded from ${cfg.state}`);
   }
+  // JIT warm-up before the link opens (changes nothing the pipeline computes; see Pipeline.warmUp)
+  const warmT0 = performance.now();
+  if (pipeline.warmUp()) log.debug({ ms: Math.round(performance.now() - warmT0) }, 'JIT warm-up done');
   const cam = cameraFor(cfg);
   const ctx: TransportContext = { log: log.child({ module: 'transport' }), config: cfg, vehicle: pipeline.cfg.vehicle, ...cam };
   let transport = await createTransport(cfg.transport, ctx);

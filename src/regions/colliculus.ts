@@ -282,6 +282,14 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
     throw new Error(`Colliculus: innate region has no learned state to load (got schema ${String((s as { schema?: unknown } | null)?.schema)})`);
   }
 
+  /**
+   * JIT warm-up before flight (see GateDetector.warmUp): drives the detector's rare paths on a
+   * throwaway detector; this region's state, and its detector's, are untouched.
+   */
+  warmUp(): ReturnType<GateDetector['warmUp']> {
+    return this.detector.warmUp();
+  }
+
   /** Back to tick 0: field at rest, LGMD and τ history cleared (nothing learned to forget). */
   reset(): void {
     this.field.reset();

@@ -63,6 +63,7 @@
  */
 import type { Vec3 } from '../math/vec3.js';
 import type { CameraFrame } from '../tracts/io.js';
+import { drawGateView, newSyntheticFrame, type GateViewPose } from './synthetic-gate.js';
 import { PlanarPnP, hyp2, hyp3, newPlanarPose, solveLinearInPlace, type PinholeK, type PlanarPose } from './pnp.js';
 
 export interface GateGeometry {
@@ -211,6 +212,30 @@ const DY8 = Int8Array.of(0, 1, 1, 1, 0, -1, -1, -1);
 /** Model corner signs, TL TR BR BL with X right, Y down. */
 const SGN_X = Int8Array.of(-1, 1, 1, -1);
 const SGN_Y = Int8Array.of(-1, -1, 1, 1);
+
+// warmUp(): camera up-tilt of its synthetic views (the aigp-vq mount), views of the gate (camera
+// pose relative to it, m and rad; the attitude is also the detector's estimate) — four close,
+// rolled views whose partial ring takes the corners path (found by a search over such poses), a
+// partial ring posed from its lines, a whole ring — and the edge-line sets for poseFromCorners
+// (bits 0–7: slots present; bit 8: side 1 parallel to side 0).
+const WARM_TILT_RAD = (20 * Math.PI) / 180;
+/** (Fractional, so the intrinsics' fields are doubles from the start, as a camera's usually are.) */
+const WARM_K = { width: 640, height: 360, fx: 320.5, fy: 320.5, cx: 319.5, cy: 179.5 };
+const WARM_VIEWS: readonly (GateViewPose & DetectorAttitude)[] = [
+  [-0.851, 0.799, 0.046, -0.269, 0.389, 0.545],
+  [-1.005, 0.364, 0.605, 0.384, 0.423, -0.756],
+  [-0.773, -0.595, -0.405, 0.313, 0.404, 0.8],
+  [-1.128, -0.42, 0.465, -0.272, 0.423, -0.57],
+  [-1.6, 0.5, 0.3, 0.2, 0.35, -0.3],
+  [-6, 0.4, 0.3, 0.05, 0.3, 0.1],
+].map(([xM, yM, zM, yawRad, pitchRad, rollRad]) => ({ xM: xM!, yM: yM!, zM: zM!, yawRad: yawRad!, pitchRad: pitchRad!, rollRad: rollRad! }));
+const WARM_REPEATS = 3;
+const WARM_MASKS = Int32Array.of(
+  0x0f, 0x0e, 0x0d, 0x0b, 0x07, // the opening: 4 sides, 3
+  0x33, 0x66, 0xcc, 0x99, 0x03, // 2 adjacent, with and without the outer parallels
+  0xf5, 0x75, 0x01, 0x00, // opposite sides → the outer frame's 4, 3; too few
+  0x10f, 0x1f5, // near-parallel sides
+);
 
 /** Cross product (a − o) × (b − o) for hull vertices o, a (indices into H) and point b. */
 const hullTurn = (H: Float64Array, o: number, a: number, bx: number, by: number): number =>
@@ -378,7 +403,12 @@ export class GateDetector {
   private readonly poseAlt: PlanarPose = newPlanarPose();
   private readonly modelPts = new Float64Array(16);
   private readonly imagePts = new Float64Array(16);
-  private readonly K: PinholeK = { fx: 1, fy: 1, cx: 0, cy: 0 };
+  /**
+   * The frame's intrinsics (set per frame). NaN initial values are doubles: started as small
+   * integers, the first intrinsics held as doubles (the sim's are) change the hidden class after
+   * warmUp() and deoptimise what it optimised.
+   */
+  private readonly K: PinholeK = { fx: NaN, fy: NaN, cx: NaN, cy: NaN };
   private readonly qIdx = new Int32Array(4);
   private readonly qOrd = new Int32Array(4);
   private readonly qAng = new Float64Array(4);
@@ -397,8 +427,8 @@ export class GateDetector {
   private upCamX = -0;
   private upCamY = -1;
   private upCamZ = -0;
-  private fx = 1;
-  private fy = 1;
+  private fx = NaN; // (doubles from the start, as K above)
+  private fy = NaN;
   private cx = -0;
   private cy = -0;
   private sr = -0;
@@ -412,7 +442,7 @@ export class GateDetector {
   private stride = 0;
 
   /** Last frame's counts, for diagnostics. */
-  readonly stats = { runs: 0, components: 0, candidates: 0, rings: 0, partial: 0, runOverflow: 0 };
+  readonly stats = { runs: 0, components: 0, candidates: 0, rings: 0, partial: 0, runOverflow: 0, cornerPoses: 0 };
 
   constructor(params: DetectorParams) {
     this.p = params;
@@ -503,12 +533,41 @@ export class GateDetector {
     this.upCamX = -this.sr * this.cp;
     this.upCamY = -(this.sp * this.st + this.cr * this.cp * this.ct);
     this.upCamZ = -this.sp * this.ct + this.cr * this.cp * this.st;
+    return this.detectLoaded();
+  }
 
+  /**
+   * warmUp()'s detect(): the same fields from a synthetic frame, then the same detection. Its own
+   * copy of detect()'s reads, so that the frame, intrinsics and attitude objects read in detect()
+   * are only ever flight frames' (objects of other hidden classes there would make those reads
+   * polymorphic, and a double read polymorphically is boxed).
+   */
+  private detectSynthetic(frame: CameraFrame, att: DetectorAttitude): number {
+    if (frame.width !== this.W || frame.height !== this.H) this.resize(frame.width, frame.height);
+    this.mono = frame.encoding === 'mono8';
+    this.data = frame.data;
+    this.stride = frame.step;
+    const K = frame.intrinsics;
+    this.fx = K.fx; this.fy = K.fy; this.cx = K.cx; this.cy = K.cy;
+    this.K.fx = K.fx; this.K.fy = K.fy; this.K.cx = K.cx; this.K.cy = K.cy;
+    const tilt = frame.mount.tiltUpRad;
+    this.sr = Math.sin(att.rollRad); this.cr = Math.cos(att.rollRad);
+    this.sp = Math.sin(att.pitchRad); this.cp = Math.cos(att.pitchRad);
+    this.st = Math.sin(tilt); this.ct = Math.cos(tilt);
+    this.upCamX = -this.sr * this.cp;
+    this.upCamY = -(this.sp * this.st + this.cr * this.cp * this.ct);
+    this.upCamZ = -this.sp * this.ct + this.cr * this.cp * this.st;
+    return this.detectLoaded();
+  }
+
+  /** Detection on the frame detect() has loaded into the fields. */
+  private detectLoaded(): number {
     if (this.mono) this.classifyMono();
     else this.classifyRgb();
     this.label();
     this.stats.rings = 0;
     this.stats.partial = 0;
+    this.stats.cornerPoses = 0;
     const nc = this.selectCandidates();
     this.stats.candidates = nc;
     // filled by index and cut to length once, not emptied (length = 0) and pushed: V8 drops an
@@ -523,6 +582,81 @@ export class GateDetector {
     this.suppressRingParts();
     sortBestFirst(this.sightings);
     return this.sightings.length;
+  }
+
+  /**
+   * Warm V8's JIT up on the detector's rare paths before flight, so that flight frames neither
+   * deoptimise on a path first met mid-flight nor run its helpers in the baseline tier (where every
+   * floating-point intermediate is a heap number). The partial-ring pose from corners (no horizontal
+   * edge) is met a few times a minute in flight: V8 first optimises partialRing without it, deopts
+   * when a frame takes it and re-optimises a second later (~32 KB of code metadata inside a frame),
+   * and its helpers stay unoptimised (~1.6 KB each time). Here: synthetic gate views that take that
+   * path (and a ring and a partial-ring view), detected a few times, give partialRing the path's type
+   * feedback; then poseFromCorners and its helpers run on synthetic edge lines (every branch, both
+   * squares) until V8 optimises them.
+   *
+   * Runs on a throwaway detector with the same parameters: this one (its buffers, sightings,
+   * stamps and stats) is not touched, so what it detects afterwards is what it would have. Results
+   * do not depend on the JIT tier (IEEE doubles in every tier); only allocation and timing do.
+   * Returns what was exercised (for tests): frames detected, frames that took the corners path,
+   * direct poseFromCorners calls.
+   */
+  warmUp(cornerCalls = 6000): { frames: number; cornerPoseFrames: number; cornerCalls: number } {
+    const d = new GateDetector(this.p);
+    const views = WARM_VIEWS.map((v, i) => {
+      const f = newSyntheticFrame(WARM_K, WARM_TILT_RAD, 0.5 + i / 30);
+      drawGateView(f, this.p.gate, v);
+      return f;
+    });
+    const atts = WARM_VIEWS.map((v) => ({ rollRad: v.rollRad, pitchRad: v.pitchRad }));
+    let frames = 0, cornerPoseFrames = 0;
+    for (let rep = 0; rep < WARM_REPEATS; rep++) {
+      for (let i = 0; i < views.length; i++) {
+        d.detectSynthetic(views[i]!, atts[i]!);
+        frames++;
+        if (d.stats.cornerPoses > 0) cornerPoseFrames++;
+      }
+    }
+    // poseFromCorners on a projected gate's edge lines: all four sides, each side missing, each
+    // adjacent pair (with the other square's parallel sides), an opposite pair, near-parallel lines;
+    // the opening's lines first, then the outer frame's alone
+    const S = WARM_MASKS.length;
+    for (let i = 0; i < cornerCalls; i++) {
+      d.warmLines(i % S, (i % 7) * 0.05 - 0.15, 0.9 + (i % 5) * 0.1);
+      d.poseFromCorners(d.poseAlt);
+    }
+    return { frames, cornerPoseFrames, cornerCalls };
+  }
+
+  /**
+   * Edge lines of a gate seen square-on at distance distM (rolled by rollRad) into segN/segC/segEnd/segHave,
+   * for the line set WARM_MASKS[maskIdx] (warmUp only).
+   */
+  private warmLines(maskIdx: number, rollRad: number, distM: number): void {
+    const mask = WARM_MASKS[maskIdx]!, cs = Math.cos(rollRad), sn = Math.sin(rollRad);
+    this.K.fx = 320; this.K.fy = 320; this.K.cx = 320; this.K.cy = 180;
+    const q = this.quadTmp;
+    for (let sq = 0; sq < 2; sq++) {
+      const h = (sq === 0 ? this.hIn : this.hOut) * (320 / distM);
+      // corners TL TR BR BL around (300, 190), rolled
+      for (let k = 0; k < 4; k++) {
+        const x = SGN_X[k]! * h, y = SGN_Y[k]! * h;
+        q[2 * k] = 300 + cs * x - sn * y; q[2 * k + 1] = 190 + sn * x + cs * y;
+      }
+      for (let k = 0; k < 4; k++) {
+        const slot = 4 * sq + k, k1 = (k + 1) & 3; // side k joins corners k and k + 1
+        const ax = q[2 * k]!, ay = q[2 * k + 1]!, bx = q[2 * k1]!, by = q[2 * k1 + 1]!;
+        const l = hyp2(bx - ax, by - ay), tx = (bx - ax) / l, ty = (by - ay) / l;
+        // mask bit 8: side 1 parallel to side 0 (no corner)
+        let nx = -ty, ny = tx;
+        if (mask & 0x100 && k === 1) { nx = this.segN[2 * (slot - 1)]!; ny = this.segN[2 * (slot - 1) + 1]!; }
+        this.segN[2 * slot] = nx; this.segN[2 * slot + 1] = ny; this.segC[slot] = nx * ax + ny * ay;
+        const E = this.segEnd;
+        E[4 * slot] = ax + 0.2 * (bx - ax); E[4 * slot + 1] = ay + 0.2 * (by - ay);
+        E[4 * slot + 2] = ax + 0.8 * (bx - ax); E[4 * slot + 3] = ay + 0.8 * (by - ay);
+        this.segHave[slot] = (mask >> slot) & 1;
+      }
+    }
   }
 
   /**
@@ -998,8 +1132,11 @@ export class GateDetector {
         if (d > best) { best = d; c = i; }
       }
       let b = -1, d2 = -1, bb = 0, bd = 0;
+      // hullTurn(Hh, a, c, point i) written out: this rare path's call is not inlined, and the
+      // double it returned was boxed (16 B, measured in flight at t = 61 s)
+      const ox = Hh[2 * a]!, oy = Hh[2 * a + 1]!, ax = Hh[2 * c]! - ox, ay = Hh[2 * c + 1]! - oy;
       for (let i = 0; i < m; i++) {
-        const v = hullTurn(Hh, a, c, Hh[2 * i]!, Hh[2 * i + 1]!);
+        const v = ax * (Hh[2 * i + 1]! - oy) - ay * (Hh[2 * i]! - ox);
         if (v > bb) { bb = v; b = i; }
         if (-v > bd) { bd = -v; d2 = i; }
       }
@@ -1445,7 +1582,6 @@ export class GateDetector {
       }
     }
     // 4. pose from the labelled lines
-    const hIn = this.hIn, hOut = this.hOut;
     const have = this.segHave;
     let nIn = 0, nOut = 0;
     for (let k = 0; k < 4; k++) { nIn += have[k]!; nOut += have[4 + k]!; }
@@ -1457,20 +1593,7 @@ export class GateDetector {
     this.pnp.setLines(this.lineModel, this.lineEq, 0);
     const area = this.compArea[c]!;
     this.pt[0] = (this.compSumX[c]! / area) * f; this.pt[1] = (this.compSumY[c]! / area) * f;
-    if (!this.poseFromLines(pose)) {
-      // no horizontal edge: approximate corners from the lines, then the homography
-      const Q = this.quadTmp;
-      let hQ = hIn;
-      if (!this.cornersFromLines(0, 4, Q)) {
-        if (!this.cornersFromLines(4, 0, Q)) return false;
-        hQ = hOut;
-      }
-      for (let k = 0; k < 4; k++) {
-        M[2 * k] = SGN_X[k]! * hQ; M[2 * k + 1] = SGN_Y[k]! * hQ;
-        I[2 * k] = Q[2 * k]!; I[2 * k + 1] = Q[2 * k + 1]!;
-      }
-      if (!this.pnp.solve(M, I, 4, this.K, pose)) return false;
-    }
+    if (!this.poseFromLines(pose) && !this.poseFromCorners(pose)) return false;
     // refine on the edge lines alone (two passes: model corners, then the model points seen at the
     // ends of each observed edge segment)
     for (let pass = 0; pass < 2; pass++) {
@@ -1490,6 +1613,26 @@ export class GateDetector {
     const qFit = Math.exp(-((pose.rmsPx / 1.5) ** 2));
     s.confidence = Math.max(0.3, Math.min(0.85, (0.35 + 0.5 * qFit) * (nIn >= 3 ? 1 : 0.85)));
     return true;
+  }
+
+  /**
+   * Initial pose when poseFromLines finds none (no horizontal edge): approximate corners from the
+   * lines (the opening's, else the outer frame's), then the homography → pose, modelPts/imagePts[0..4).
+   * (Its own method so that warmUp() can drive every path of it directly: frames reach it rarely.)
+   */
+  private poseFromCorners(pose: PlanarPose): boolean {
+    this.stats.cornerPoses++;
+    const M = this.modelPts, I = this.imagePts, Q = this.quadTmp;
+    let hQ = this.hIn;
+    if (!this.cornersFromLines(0, 4, Q)) {
+      if (!this.cornersFromLines(4, 0, Q)) return false;
+      hQ = this.hOut;
+    }
+    for (let k = 0; k < 4; k++) {
+      M[2 * k] = SGN_X[k]! * hQ; M[2 * k + 1] = SGN_Y[k]! * hQ;
+      I[2 * k] = Q[2 * k]!; I[2 * k + 1] = Q[2 * k + 1]!;
+    }
+    return this.pnp.solve(M, I, 4, this.K, pose);
   }
 
   /**
