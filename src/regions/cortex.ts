@@ -966,7 +966,8 @@ export class HeadingDriftModel implements Region<HeadingDriftInput, HeadingDrift
     checkSchema(s, HEADING_DRIFT_SCHEMA, where);
     const rate = readNumber(s.data, 'rateRadS', where);
     const views = readNumber(s.data, 'views', where);
-    if (!Number.isFinite(rate) || Math.abs(rate) > this.cfg.maxRateRadS) throw new Error(`${where}: rateRadS must be finite and within ±${this.cfg.maxRateRadS} rad/s (got ${rate})`);
+    // (readNumber has refused a non-finite rate)
+    if (Math.abs(rate) > this.cfg.maxRateRadS) throw new Error(`${where}: rateRadS must be finite and within ±${this.cfg.maxRateRadS} rad/s (got ${rate})`);
     if (!Number.isInteger(views) || views < 0) throw new Error(`${where}: views must be a non-negative integer (got ${views})`);
     this.rateRadS = rate;
     this.views = views;
