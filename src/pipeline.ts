@@ -35,10 +35,10 @@ export const WIRING: readonly WiringRow[] = [
   { region: 'vestibular', trigger: 'imu', reads: ['imu'], publishes: 'attitude, worldAccel' },
   { region: 'hippocampus', trigger: 'imu', reads: ['worldAccel'], publishes: 'pose, target, gatePassed' },
   { region: 'cortex', trigger: 'imu', reads: ['worldAccel'], publishes: 'sensedAccel' },
+  { region: 'cortex', trigger: 'imu', reads: ['gateSighting', 'gateMap'], publishes: 'headingCorrection' },
   { region: 'colliculus', trigger: 'frame', reads: ['frame', 'attitude@exposure', 'expectedGate'], publishes: 'gateSighting, orient, looming' },
   { region: 'hippocampus', trigger: 'frame', reads: ['gateSighting', 'attitude@exposure'], publishes: 'pose, gateMap' },
-  { region: 'cortex', trigger: 'frame', reads: ['gateSighting', 'gateMap'], publishes: 'headingCorrection' },
-  { region: 'premotor', trigger: 'command', reads: ['pose', 'gateMap', 'target', 'predictedChange'], publishes: 'desiredAccel, heading' },
+    { region: 'premotor', trigger: 'command', reads: ['pose', 'gateMap', 'target', 'predictedChange'], publishes: 'desiredAccel, heading' },
   { region: 'cortex', trigger: 'command', reads: ['desiredAccel', 'sensedAccel', 'pose'], publishes: 'accelCommand' },
   { region: 'motor', trigger: 'command', reads: ['accelCommand', 'heading', 'attitude', 'predictedChange'], publishes: 'proposedCtbr' },
   { region: 'cerebellum', trigger: 'command', reads: ['desiredAccel', 'proposedCtbr', 'pose', 'gyro'], publishes: 'predictedChange' },
@@ -245,8 +245,25 @@ export class Pipeline implements Controller {
   onImu(s: ImuSample): void {
     const v = this.vestibular.step(s);
     if (v.stampS !== s.stampS) return; // refused sample
+    const prevImuS = this.lastImuS;
     this.lastImuS = s.stampS;
-    if (v.calibrated) this.cortex?.observe(v.accEnuMS2);
+    if (v.calibrated) {
+      this.cortex?.observe(v.accEnuMS2);
+      // the cortex's heading-drift prediction, at the IMU rate: it learns from the last frame's gate
+      // view (if one came since the previous sample) and turns the heading by the drift predicted
+      // over this sample's interval, frames seen or dropped. (Stepped here, not per frame: at the
+      // frame rate V8 never optimised the step, and every double in it was a 16 B heap number.)
+      if (this.cortexHeading && !Number.isNaN(prevImuS)) {
+        const di = this.driftIn;
+        di.dtS = s.stampS - prevImuS;
+        const hd = this.cortexHeading.step(di);
+        di.residualRad = NaN;
+        if (hd.yawDeltaRad !== 0) {
+          this.yawObs.deltaRad = hd.yawDeltaRad;
+          this.vestibular.correctYaw(this.yawObs);
+        }
+      }
+    }
     const hin = this.hipImu;
     hin.stampS = s.stampS;
     hin.accEnuMS2 = v.accEnuMS2;
@@ -296,7 +313,6 @@ export class Pipeline implements Controller {
       }
     }
     const qs = this.vestibular.attitudeOfInto(f, this.qSight);
-    this.driftIn.residualRad = NaN;
     // every gate in view localises the drone and corrects the map, not only the target
     for (const s of col.sightings) {
       // PnP fits that do not reproject (> 2.5 px RMS) are wrong-solution poses: measured in flight,
@@ -343,17 +359,6 @@ export class Pipeline implements Controller {
             this.driftIn.weight = w;
           }
         }
-      }
-    }
-    // the cortex's heading-drift prediction: learns from this frame's view (if any) and turns the
-    // heading by the drift predicted since the last frame, seen or dropped
-    if (this.cortexHeading) {
-      const di = this.driftIn;
-      di.dtS = dtS;
-      const hd = this.cortexHeading.step(di);
-      if (hd.yawDeltaRad !== 0) {
-        this.yawObs.deltaRad = hd.yawDeltaRad;
-        this.vestibular.correctYaw(this.yawObs);
       }
     }
   }

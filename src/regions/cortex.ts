@@ -874,18 +874,18 @@ export type HeadingDriftOptions = z.input<typeof HeadingDriftParams>;
 
 export interface HeadingDriftInput {
   /**
-   * The heading error a gate view showed on this frame (estimated − mapped gate heading, rad), or NaN
-   * when no usable view came with it.
+   * The heading error a gate view showed since the previous step (estimated − mapped gate heading,
+   * rad), or NaN when no usable view came.
    */
   residualRad: number;
   /** Weight of this view (1 at 30 views/s; the caller scales it by the frame rate received). */
   weight: number;
-  /** Time since the previous frame, s (dropped frames make it longer: the drift runs on). */
+  /** Time since the previous step, s (the pipeline steps at the IMU rate: the drift runs on through dropped frames). */
   dtS: number;
 }
 
 export interface HeadingDriftOutput {
-  /** The heading correction for this frame, rad (add to the heading estimate): −rate × dt. */
+  /** The heading correction for this step, rad (add to the heading estimate): −rate × dt. */
   yawDeltaRad: number;
   /** The learned drift rate of the heading estimate, rad/s. */
   rateRadS: number;
@@ -900,14 +900,14 @@ export interface HeadingDriftOutput {
  * drops that thin them, the drift runs on and the drone arrives at a gate off to one side (60–80 %
  * frame drops: the failures are gate-frame hits; sideways error at the last sighting tracks the
  * heading error, r 0.997). This model predicts the heading error's growth — one learned drift rate —
- * and removes it every frame, seen or not, so the gaps are bridged by prediction instead of waiting
- * for the next view.
+ * and removes it continuously (the pipeline steps it at the IMU rate), frames seen or not, so the
+ * gaps are bridged by prediction instead of waiting for the next view.
  * MEASUREMENT. docs/ablation.md, condition "drops" (full pipeline vs "− cortex"); test/cortex.test.ts
  * (a seeded heading plant with a gyro bias and noisy, sparse views: the learned rate converges to the
  * bias and the heading error falls against views alone).
  * MECHANISM. Delta rule (a local rule: the error seen now updates the one weight that made the
  * prediction): rate ← rate + η·w·residual at each view, residual the heading error left after this
- * model's own corrections. Per frame the heading is turned by −rate·dt. The map's gate headings are
+ * model's own corrections. Each step turns the heading by −rate·dt. The map's gate headings are
  * off by a few degrees each, so single views are noisy; η is small so the rate averages many gates,
  * and nothing is applied before minViews views.
  */
@@ -939,8 +939,8 @@ export class HeadingDriftModel implements Region<HeadingDriftInput, HeadingDrift
     o.rateRadS = this.rateRadS;
     o.active = this.views >= c.minViews;
     if (o.active && Number.isFinite(dtS) && dtS > 0) {
-      // a gap of several dropped frames is bridged whole, but not beyond a second (a stalled stream
-      // is the guard's business, not something to extrapolate through)
+      // a long step is bridged whole, but not beyond a second (a stalled stream is the guard's
+      // business, not something to extrapolate through)
       o.yawDeltaRad = -this.rateRadS * Math.min(1, dtS);
     } else {
       o.yawDeltaRad = 0;
