@@ -1706,8 +1706,11 @@ export class GateDetector {
     const f = this.p.downsample;
     const ax = this.chX[a]! * f, ay = this.chY[a]! * f, bx = this.chX[b]! * f, by = this.chY[b]! * f;
     const dx = bx - ax, dy = by - ay, l = hyp2(dx, dy);
-    // outward normal: the component is on the right of the direction of travel (y down)
-    const onx = dy / l, ony = -dx / l;
+    // outward normal: the component is on the right of the direction of travel (y down). (0 − dx), not
+    // −dx: the coordinates are small integers, so V8 compiles this arithmetic for integers, and −0 (a
+    // vertical edge, dx = 0) is no integer: it threw the optimised code away mid-flight (~15 KB of heap
+    // numbers a frame until re-optimised). The sign of a zero ony matters nowhere below.
+    const onx = dy / l, ony = (0 - dx) / l;
     const arg = this.arg;
     arg[0] = ax; arg[1] = ay; arg[2] = bx; arg[3] = by; arg[4] = onx; arg[5] = ony; arg[6] = 0.08; arg[7] = 0.92;
     const n = this.scanEdge(this.p.refineSamplesPerSide, this.p.refineSearchPx + f, true);
