@@ -408,3 +408,64 @@ describe('colliculus: region contract', () => {
     expect(out2.target!.centerPx[0]).toBeCloseTo(out.target!.centerPx[0], 6);
   });
 });
+
+describe('colliculus: the classification scan', () => {
+  // the scan skips non-gate samples in a loop of its own (speed); this pins it to the rule it
+  // implements, sample by sample: rgb8 orange = r ≥ minR and g/r, b/r within the colour bounds;
+  // mono8 = dark. Random frames with orange and dark blocks, runs touching both row ends.
+  type Runs = { nRuns: number; runY: Int32Array; runX0: Int32Array; runX1: Int32Array };
+  type ColliculusParamsColour = { minR: number; gOverRMin: number; gOverRMax: number; bOverRMax: number; darkMax: number };
+  const reference = (data: Uint8Array, W: number, H: number, mono: boolean, f: number, c: ColliculusParamsColour): string[] => {
+    const out: string[] = [];
+    const gLo = Math.round(256 * c.gOverRMin), gHi = Math.round(256 * c.gOverRMax), bHi = Math.round(256 * c.bOverRMax);
+    for (let j = 0; j < Math.floor(H / f); j++) {
+      let x0 = -1;
+      const wd = Math.floor(W / f);
+      for (let i = 0; i <= wd; i++) {
+        let on = false;
+        if (i < wd) {
+          const p = (j * f * W + i * f) * (mono ? 1 : 3);
+          if (mono) on = data[p]! <= c.darkMax;
+          else {
+            const r = data[p]!, g = data[p + 1]!, b = data[p + 2]!;
+            on = r >= c.minR && 256 * g >= gLo * r && 256 * g <= gHi * r && 256 * b <= bHi * r;
+          }
+        }
+        if (on && x0 < 0) x0 = i;
+        if (!on && x0 >= 0) {
+          out.push(`${j}:${x0}-${i - 1}`);
+          x0 = -1;
+        }
+      }
+    }
+    return out;
+  };
+
+  for (const mono of [false, true]) {
+    it(`finds exactly the runs of ${mono ? 'dark (mono8)' : 'orange (rgb8)'} samples a per-sample test finds, seeded`, () => {
+      const col = new Colliculus();
+      const W = 96, H = 64, ch = mono ? 1 : 3;
+      const rng = new Rng(mono ? 11 : 12);
+      const prof = cameraProfile(mono ? 'aigp-vq-mono' : 'aigp-vq');
+      for (let k = 0; k < 20; k++) {
+        const data = new Uint8Array(W * H * ch);
+        for (let i = 0; i < data.length; i++) data[i] = Math.floor(rng.next() * 256);
+        // blocks of gate colour (some at the left and right edges) and of near-miss colours
+        for (let b = 0; b < 24; b++) {
+          const x0 = b % 4 === 0 ? 0 : Math.floor(rng.next() * W), y0 = Math.floor(rng.next() * H);
+          const x1 = b % 4 === 1 ? W : Math.min(W, x0 + 1 + Math.floor(rng.next() * 30));
+          const colour = mono ? [Math.floor(rng.next() * 60)] : [[230, 100, 10], [170, 57, 22], [200, 116, 26], [169, 80, 5], [255, 148, 33]][b % 5]!;
+          for (let y = y0; y < Math.min(H, y0 + 4); y++) for (let x = x0; x < x1; x++) for (let c = 0; c < ch; c++) data[(y * W + x) * ch + c] = colour[c]!;
+        }
+        const frame = { ...makeCameraFrame(prof, data, k / 30, k), width: W, height: H, step: W * ch };
+        col.detector.detect(frame, { rollRad: 0, pitchRad: 0 });
+        const d = col.detector as unknown as Runs;
+        const got: string[] = [];
+        for (let n = 0; n < d.nRuns; n++) got.push(`${d.runY[n]}:${d.runX0[n]}-${d.runX1[n]}`);
+        const want = reference(data, W, H, mono, col.cfg.detector.downsample, col.cfg.colour);
+        expect(want.length).toBeGreaterThan(10);
+        expect(got).toEqual(want);
+      }
+    });
+  }
+});

@@ -695,23 +695,28 @@ export class GateDetector {
     const f3 = 3 * f;
     for (let j = 0; j < hd; j++) {
       this.rowRunStart[j] = this.nRuns;
-      let p = j * f * stride;
-      let x0 = -1;
-      for (let i = 0; i < wd; i++, p += f3) {
-        const r = data[p]!;
-        let on = false;
-        if (r >= minR) {
-          const g = data[p + 1]! << 8;
-          on = g >= gLo * r && g <= gHi * r && data[p + 2]! << 8 <= bHi * r;
+      const p0 = j * f * stride, pEnd = p0 + wd * f3;
+      let p = p0;
+      while (p < pEnd) {
+        // outside a run: skip the samples too dark in red to be orange (most of the image) in a
+        // loop of their own, the cheapest the scan can be
+        while (p < pEnd && data[p]! < minR) p += f3;
+        if (p >= pEnd) break;
+        let r = data[p]!, g = data[p + 1]! << 8;
+        if (!(g >= gLo * r && g <= gHi * r && data[p + 2]! << 8 <= bHi * r)) {
+          p += f3;
+          continue;
         }
-        if (on) {
-          if (x0 < 0) x0 = i;
-        } else if (x0 >= 0) {
-          this.pushRun(j, x0, i - 1);
-          x0 = -1;
+        // a run of orange samples starts here and lasts while they stay orange
+        const x0 = (p - p0) / f3;
+        for (p += f3; p < pEnd; p += f3) {
+          r = data[p]!;
+          if (r < minR) break;
+          g = data[p + 1]! << 8;
+          if (!(g >= gLo * r && g <= gHi * r && data[p + 2]! << 8 <= bHi * r)) break;
         }
+        this.pushRun(j, x0, (p - p0) / f3 - 1);
       }
-      if (x0 >= 0) this.pushRun(j, x0, wd - 1);
     }
     this.rowRunStart[hd] = this.nRuns;
     this.lumaCells();
@@ -724,17 +729,16 @@ export class GateDetector {
     this.beginRuns();
     for (let j = 0; j < hd; j++) {
       this.rowRunStart[j] = this.nRuns;
-      let p = j * f * stride;
-      let x0 = -1;
-      for (let i = 0; i < wd; i++, p += f) {
-        if (data[p]! <= dark) {
-          if (x0 < 0) x0 = i;
-        } else if (x0 >= 0) {
-          this.pushRun(j, x0, i - 1);
-          x0 = -1;
-        }
+      const p0 = j * f * stride, pEnd = p0 + wd * f;
+      let p = p0;
+      while (p < pEnd) {
+        // as classifyRgb: the samples too bright to be gate skipped in a loop of their own
+        while (p < pEnd && data[p]! > dark) p += f;
+        if (p >= pEnd) break;
+        const x0 = (p - p0) / f;
+        for (p += f; p < pEnd && data[p]! <= dark; p += f);
+        this.pushRun(j, x0, (p - p0) / f - 1);
       }
-      if (x0 >= 0) this.pushRun(j, x0, wd - 1);
     }
     this.rowRunStart[hd] = this.nRuns;
     this.lumaCells();

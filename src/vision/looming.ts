@@ -78,6 +78,8 @@ export class Lgmd {
   private P: Float32Array;
   private prevP: Float32Array;
   private primed = false;
+  /** Per column: (x − cx) / fx (the warp's normalised coordinate). */
+  private readonly xns: Float64Array;
 
   constructor(p: LgmdParams) {
     if (!(p.width >= 3 && p.height >= 3)) throw new Error(`Lgmd: grid must be at least 3 × 3, got ${p.width} × ${p.height}`);
@@ -87,6 +89,7 @@ export class Lgmd {
     this.curL = new Float32Array(n);
     this.P = new Float32Array(n);
     this.prevP = new Float32Array(n);
+    this.xns = new Float64Array(p.width);
   }
 
   reset(): void {
@@ -126,15 +129,20 @@ export class Lgmd {
       const R10 = a * rz + b * rx * ry, R11 = 1 - b * (rx * rx + rz * rz), R12 = -a * rx + b * ry * rz;
       const R20 = -a * ry + b * rx * rz, R21 = a * rx + b * ry * rz, R22 = 1 - b * (rx * rx + ry * ry);
       const fx = this.p.fx, fy = this.p.fy ?? fx, cx = this.p.cx ?? (w - 1) / 2, cy = this.p.cy ?? (h - 1) / 2;
+      // the normalised column coordinates and each row's products, hoisted out of the cell loop
+      // (same operations in the same order: the same doubles)
+      const xns = this.xns;
+      for (let x = 0; x < w; x++) xns[x] = (x - cx) / fx;
       for (let y = 0; y < h; y++) {
         const yn = (y - cy) / fy;
+        const r01 = R01 * yn, r11 = R11 * yn, r21 = R21 * yn;
         for (let x = 0; x < w; x++) {
-          const xn = (x - cx) / fx;
-          const pz = R20 * xn + R21 * yn + R22;
+          const xn = xns[x]!;
+          const pz = R20 * xn + r21 + R22;
           const i = y * w + x;
           let d = 0;
           if (pz > 1e-3) {
-            const sx = (fx * (R00 * xn + R01 * yn + R02)) / pz + cx, sy = (fy * (R10 * xn + R11 * yn + R12)) / pz + cy;
+            const sx = (fx * (R00 * xn + r01 + R02)) / pz + cx, sy = (fy * (R10 * xn + r11 + R12)) / pz + cy;
             if (sx >= 0 && sy >= 0 && sx <= w - 1 && sy <= h - 1) {
               const x0 = sx | 0, y0 = sy | 0, x1 = x0 < w - 1 ? x0 + 1 : x0, y1 = y0 < h - 1 ? y0 + 1 : y0;
               const tx = sx - x0, ty = sy - y0;
@@ -144,14 +152,14 @@ export class Lgmd {
             }
           }
           P[i] = d;
-          sumAbsP += d < 0 ? -d : d;
+          sumAbsP += Math.abs(d); // branch-free: the sign of d is noise, a branch on it mispredicts
         }
       }
     } else {
       for (let i = 0; i < n; i++) {
         const d = Lc[i]! - Lp[i]!;
         P[i] = d;
-        sumAbsP += d < 0 ? -d : d;
+        sumAbsP += Math.abs(d);
       }
     }
     this.prevL = Lc;
@@ -162,7 +170,7 @@ export class Lgmd {
       const ym = (y > 0 ? y - 1 : y) * w, yc = y * w, yp = (y < h - 1 ? y + 1 : y) * w; // replicate at the border
       for (let x = 0; x < w; x++) {
         const p = P[yc + x]!;
-        if (p < ts && p > -ts) continue;
+        if (Math.abs(p) < ts) continue;
         const xm = x > 0 ? x - 1 : x, xp = x < w - 1 ? x + 1 : x;
         const I =
           0.25 * (Pp[ym + x]! + Pp[yp + x]! + Pp[yc + xm]! + Pp[yc + xp]!) +
@@ -172,7 +180,7 @@ export class Lgmd {
           S = p - wi * I; // same-sign inhibition (ON inhibits ON, OFF inhibits OFF)
           if (S * p <= 0) continue; // cancelled
         }
-        const a = S < 0 ? -S : S;
+        const a = Math.abs(S);
         if (a >= ts) k += a;
       }
     }
