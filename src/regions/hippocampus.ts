@@ -80,6 +80,12 @@ export interface Sighting {
   rangeM: number;
   /** Multiplies the sighting noise (oblique views, poor fits); default 1. */
   sigmaScale?: number;
+  /**
+   * Multiplies the per-metre part of the sighting noise, ≤ 1; default 1. That part is mostly the
+   * heading error rotating the sighting, an error shared by the sightings close in time, so its weight
+   * depends on how many of them arrive (see Pipeline.onFrame).
+   */
+  perMScale?: number;
 }
 
 export type HippocampusInput = ({ kind: 'imu'; stampS: number; accEnuMS2: Vec3 }) | ({ kind: 'sighting' } & Sighting);
@@ -372,7 +378,7 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
     this.out.associated = -1;
     const rel = s.relEnuM;
     if (!Number.isFinite(s.rangeM) || !Number.isFinite(rel[0]) || !Number.isFinite(rel[1]) || !Number.isFinite(rel[2])) return;
-    const r = (this.cfg.sightingSigmaBaseM + this.cfg.sightingSigmaPerM * s.rangeM) * Math.max(1, s.sigmaScale ?? 1);
+    const r = (this.cfg.sightingSigmaBaseM + this.cfg.sightingSigmaPerM * Math.min(1, s.perMScale ?? 1) * s.rangeM) * Math.max(1, s.sigmaScale ?? 1);
     const dp = this.sinceStamp(s.stampS);
     const learn = this.cfg.learnMap;
     const ia = this.innovArgs;

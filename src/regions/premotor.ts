@@ -69,6 +69,11 @@ export class GatePathFollower {
   /** `= 0`, not declared bare: a field that starts as undefined keeps every double stored in it boxed (16 B a store). */
   private yawRad = 0;
   readonly cfg: FollowerConfig;
+  /**
+   * Scales the cruise speed (between gates as well as at them; the gates' own limits come in
+   * GatePose.maxSpeedMS). Set before a (re)plan; 1 = as configured.
+   */
+  cruiseScale = 1;
 
   constructor(cfg: Partial<FollowerConfig> = {}, initialYawRad = 0) {
     this.cfg = { ...FOLLOWER_DEFAULTS, ...cfg };
@@ -179,7 +184,7 @@ export class GatePathFollower {
       n++;
     }
     this.n = n;
-    const cruise = this.cfg.cruiseMS, segLen = this.segLen;
+    const cruise = this.cfg.cruiseMS * this.cruiseScale, segLen = this.segLen;
     // corner speeds: vMax[i] still holds vertex i's limit here and is overwritten in place
     for (let i = 0; i < n; i++) {
       let v = cruise;
@@ -256,7 +261,7 @@ export class GatePathFollower {
     const t = Math.min(L, Math.max(0, (px - ax) * tx + (py - ay) * ty + (pz - az) * tz));
     const finished = this.seg === nSeg - 1 && t >= L - 1e-6;
     const rx = ax + tx * t, ry = ay + ty * t, rz = az + tz * t;
-    const cfg = this.cfg, acc = cfg.accelMS2, cruise = cfg.cruiseMS, kv = cfg.kv, kp = cfg.kp;
+    const cfg = this.cfg, acc = cfg.accelMS2, cruise = cfg.cruiseMS * this.cruiseScale, kv = cfg.kv, kp = cfg.kp;
     const aV = this.vMax[this.seg]!, bV = this.vMax[this.seg + 1]!;
     const vB = Math.sqrt(bV ** 2 + 2 * acc * BRAKE * (L - t));
     const vRef = Math.min(cruise, vB, Math.max(aV, Math.sqrt(aV ** 2 + 2 * acc * t)));
