@@ -38,6 +38,13 @@ export interface ImuConfig {
   gyroRangeRadS: number;
   /** Accelerometer full-scale range, m/s² (±16 g). */
   accelRangeMS2: number;
+  /**
+   * A gyro bias step about body z the pad calibration never sees: added from gyroBiasShiftAtS on
+   * (vibration rectification and motor heat shift a MEMS gyro's bias once the motors spin), rad/s.
+   */
+  gyroBiasShiftZRadS: number;
+  /** When the bias step comes, s of sensor time (after the controller's at-rest calibration). */
+  gyroBiasShiftAtS: number;
 }
 
 export const DEFAULT_IMU_CONFIG: Readonly<ImuConfig> = Object.freeze({
@@ -51,6 +58,8 @@ export const DEFAULT_IMU_CONFIG: Readonly<ImuConfig> = Object.freeze({
   latencyS: 0.002,
   gyroRangeRadS: (2000 * Math.PI) / 180,
   accelRangeMS2: 16 * GRAVITY_MS2,
+  gyroBiasShiftZRadS: 0,
+  gyroBiasShiftAtS: 2,
 });
 
 const nonNeg = (what: string) =>
@@ -68,6 +77,8 @@ export const ImuConfigSchema = z
     latencyS: nonNeg('latencyS').max(1, 'latencyS must be ≤ 1 s'),
     gyroRangeRadS: z.number().positive('gyroRangeRadS must be > 0'),
     accelRangeMS2: z.number().positive('accelRangeMS2 must be > 0'),
+    gyroBiasShiftZRadS: z.number().refine(Number.isFinite, { message: 'gyroBiasShiftZRadS must be a finite number' }).min(-1).max(1),
+    gyroBiasShiftAtS: nonNeg('gyroBiasShiftAtS (s)'),
   })
   .strict();
 
@@ -160,6 +171,7 @@ export class ImuModel {
     for (let i = 0; i < 3; i++) {
       s.gyroRadS[i] = clampAbs(om[i]! + this.gyroBias[i]! + this.gyroStd * rng.gauss(), c.gyroRangeRadS);
     }
+    if (c.gyroBiasShiftZRadS !== 0 && tS >= c.gyroBiasShiftAtS) s.gyroRadS[2] = clampAbs(s.gyroRadS[2] + c.gyroBiasShiftZRadS, c.gyroRangeRadS);
     s.accelMS2[0] = clampAbs(bx + this.accelBias[0] + this.accelStd * rng.gauss(), c.accelRangeMS2);
     s.accelMS2[1] = clampAbs(by + this.accelBias[1] + this.accelStd * rng.gauss(), c.accelRangeMS2);
     s.accelMS2[2] = clampAbs(bz + this.accelBias[2] + this.accelStd * rng.gauss(), c.accelRangeMS2);

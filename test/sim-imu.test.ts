@@ -123,4 +123,18 @@ describe('ImuModel', () => {
     }
     expect(Math.abs(stats(deltas).std / (walk * Math.sqrt(4)) - 1)).toBeLessThan(0.15);
   });
+
+  it('adds the in-flight z bias step from its time on, and only about z (the calibration at rest never sees it)', () => {
+    const imuWith = (shift: number): ImuModel => new ImuModel({ gyroBiasShiftZRadS: shift, gyroBiasShiftAtS: 1, gyroBiasWalk: 0, gyroNoiseDensity: 0 });
+    const a = imuWith(0.01), b = imuWith(0);
+    const ra = new Rng(5), rb = new Rng(5);
+    for (let k = 0; k < 1000; k++) {
+      const t = k * 0.002;
+      const ma = a.sample(state(), t, ra), mb = b.sample(state(), t, rb);
+      expect(ma.gyroRadS[0]).toBe(mb.gyroRadS[0]);
+      expect(ma.gyroRadS[1]).toBe(mb.gyroRadS[1]);
+      expect(ma.gyroRadS[2]! - mb.gyroRadS[2]!).toBeCloseTo(t >= 1 ? 0.01 : 0, 12);
+    }
+    expect(() => imuConfig({ gyroBiasShiftZRadS: NaN })).toThrow(/gyroBiasShiftZRadS/);
+  });
 });

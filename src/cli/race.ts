@@ -50,6 +50,11 @@ export interface RaceOptions {
    * heavier battery, a wrong config); 1 = as configured.
    */
   massScale?: number;
+  /**
+   * A gyro bias step about body z from take-off on (rad/s), which the controller's calibration at
+   * rest never sees (vibration and motor heat shift a MEMS gyro's bias in flight); 0 = none.
+   */
+  gyroBiasShiftRadS?: number;
   /** Pipeline ablations (regions switched off). */
   ablate?: PipelineConfig['ablate'];
 }
@@ -86,6 +91,7 @@ export function buildSim(o: RaceOptions): Sim {
     commandLatencyS: (o.commandLatencyMs ?? 0) / 1000,
     ...(o.hiddenGates ? { hiddenGates: o.hiddenGates } : {}),
     ...(o.distractors ? { distractors: o.distractors } : {}),
+    ...(o.gyroBiasShiftRadS ? { imu: { gyroBiasShiftZRadS: o.gyroBiasShiftRadS } } : {}),
   });
 }
 
