@@ -903,7 +903,8 @@ export interface HeadingDriftOutput {
  * and removes it continuously (the pipeline steps it at the IMU rate), frames seen or not, so the
  * gaps are bridged by prediction instead of waiting for the next view.
  * MEASUREMENT. docs/ablation.md, condition "drift" (a gyro bias step the calibration at rest never
- * sees): 7/10 with it, 3/10 with only this model switched off, 3/10 without the cortex. Under
+ * sees), seeds 1–60: 53/60 with it, 41/60 with only this model switched off, 36/60 without the
+ * cortex (10 seeds: 7, 3, 3/10). Under
  * "drops" its gain is now within noise (47/60 vs 45/60, seeds 1–60); test/cortex.test.ts
  * (a seeded heading plant with a gyro bias and noisy, sparse views: the learned rate converges to the
  * bias and the heading error falls against views alone).
