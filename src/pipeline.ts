@@ -88,6 +88,12 @@ export interface SpeedPolicy {
   sigmaFastM: number;
 }
 
+/**
+ * The frame rate the innate vision defaults were set for (heading gain, speed, sighting noise): at or
+ * above it they apply as they are; below it each is scaled by how many frames really arrive.
+ */
+const FULL_FRAME_RATE_HZ = 25;
+
 export const SPEED_DEFAULTS: SpeedPolicy = { slowMS: 4.5, fastMS: 8, sigmaSlowM: 0.3, sigmaFastM: 0.08 };
 
 export const speedForSigma = (sigmaM: number, p: SpeedPolicy): number => {
@@ -337,7 +343,7 @@ export class Pipeline implements Controller {
       // sightings close in time. Treated as independent, n correlated sightings must each count as
       // √n times noisier; the default was set at ≥ 25 Hz, so with fewer frames each counts for more
       // (measured at 6 Hz: 0.03 left the estimate ~0.3 m behind the last views of a gate)
-      hs.perMScale = Math.sqrt(Math.min(1, this.frameRateHz / 25));
+      hs.perMScale = Math.sqrt(Math.min(1, this.frameRateHz / FULL_FRAME_RATE_HZ));
       const h = this.hippocampus.step(hs);
       if (h.associated >= 0) {
         this.replan = true;
@@ -358,7 +364,7 @@ export class Pipeline implements Controller {
             d -= 2 * Math.PI * Math.ceil((d - Math.PI) / (2 * Math.PI));
           }
           if (Math.abs(d) < 0.3) {
-            const w = Math.min(5, Math.max(1, 25 / this.frameRateHz));
+            const w = Math.min(5, Math.max(1, FULL_FRAME_RATE_HZ / this.frameRateHz));
             this.yawObs.deltaRad = -this.yawGain * w * d;
             this.vestibular.correctYaw(this.yawObs);
             this.driftIn.residualRad = d;
@@ -376,7 +382,7 @@ export class Pipeline implements Controller {
    * It scales the cruise speed between gates too, not only the gates' limits.
    */
   private visionRateFactor(): number {
-    return Math.min(1, Math.max(0.5, 0.5 + (0.5 * (this.frameRateHz - 10)) / 15));
+    return Math.min(1, Math.max(0.5, 0.5 + (0.5 * (this.frameRateHz - 10)) / (FULL_FRAME_RATE_HZ - 10)));
   }
 
   private lastArrivalS = NaN;
