@@ -866,7 +866,7 @@ export class AccelResponseModel implements Region<AccelResponseInput, AccelRespo
 export const HEADING_DRIFT_SCHEMA = 1;
 
 export const HeadingDriftParams = z.object({
-  learningRate: z.number().positive().max(0.1).default(2e-4).describe('delta-rule step: drift rate learned per gate view, (rad/s) per rad of heading residual, at 30 views/s (scaled by the view weight)'),
+  learningRate: z.number().positive().max(0.1).default(8e-4).describe('delta-rule step: drift rate learned per gate view, (rad/s) per rad of heading residual, at 30 views/s (scaled by the view weight)'),
   minViews: z.number().int().min(0).max(100_000).default(60).describe('gate views before the learned drift is applied (a young estimate is mostly map-heading noise)'),
   maxRateRadS: z.number().positive().max(1).default(0.02).describe('|learned drift rate| bound, rad/s (a gyro bias left after calibration is a few mrad/s)'),
 });
