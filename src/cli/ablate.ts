@@ -52,6 +52,7 @@ export function defaultConditions(): AblationCondition[] {
     { name: 'drops', stresses: 'camera frame drops: 80 % of frames lost (a 30 Hz camera delivering ~6 frames/s)', opts: { latencyMs: 30, dropRate: 0.8 } },
     { name: 'hidden', stresses: 'a hidden gate: the middle gate of the track is invisible to the camera (it still counts and collides)', opts: { latencyMs: 30 } },
     { name: 'drift', stresses: 'a gyro bias the calibration at rest never saw: +0.6 °/s (10 mrad/s) about body z from take-off on (vibration and motor heat shift a MEMS gyro in flight)', opts: { latencyMs: 30, gyroBiasShiftRadS: 0.01 } },
+    { name: 'drops+drift', stresses: 'both at once: 80 % of frames lost and the in-flight gyro bias step of drift (the heading runs on the drifting gyro for longer between the gate views that correct it)', opts: { latencyMs: 30, dropRate: 0.8, gyroBiasShiftRadS: 0.01 } },
     { name: 'heavy', stresses: 'a heavier vehicle than configured: it weighs 1.3× the mass the controller is told (payload, battery, wrong config: every command falls short)', opts: { latencyMs: 30, massScale: 1.3 } },
   ];
 }
