@@ -89,9 +89,12 @@ describe('pipeline closed loop', () => {
 });
 
 describe('cerebellum in the loop', () => {
-  it('under 100 ms of actuation latency, the cerebellum is what keeps the warm-up lap flyable', () => {
+  // on the default track, as in the ablation (10/10 with, 0/10 without): on the short warm-up track
+  // 100 ms is marginal even with the cerebellum (seeds 1-20: 10-12/20 complete), so two seeds there
+  // tested the seeds, not the region
+  it('under 100 ms of actuation latency, the cerebellum is what keeps a lap of the default track flyable', () => {
     const fly = (ablate: boolean, seed: number) => {
-      const o = { ...RACE_DEFAULTS, controller: 'pipeline' as const, track: 'warmup', laps: 1, seed, latencyMs: 30, commandLatencyMs: 100 };
+      const o = { ...RACE_DEFAULTS, controller: 'pipeline' as const, track: 'aigp-qualifier', laps: 1, seed, latencyMs: 30, commandLatencyMs: 100 };
       const sim = buildSim(o);
       const p = new Pipeline({ ...pipelineConfigFor(sim, o), ablate: { cerebellum: ablate } });
       const { result } = runRace(sim, p, { laps: 1, seed, recordHz: 0, lapTimeoutS: 30 });
