@@ -20,9 +20,9 @@
  * AccelResponseModel (what a command really does: mass/thrust errors the configuration does not
  * know; ablation condition "heavy") and HeadingDriftModel (how the heading estimate drifts between
  * gate views; ablation conditions "drift", a gyro bias the calibration never saw, and
- * "drops+drift"), both at the end of this file. The sensory-space bridging of this class is not wired: the hippocampus' IMU path
- * integration already bridges the position through drops; the heading's drift between gate views
- * is the drift model's job.
+ * "drops+drift"), both at the end of this file. The sensory-space bridging of this class is not
+ * wired: the hippocampus' IMU path integration already bridges the position through drops; the
+ * heading's drift between gate views is the drift model's job.
  *
  * MODEL. ŝ(t+1) = s(t) + dt·W·φ(t), φ = [1; s̃; ã; RandomExpansion([s̃; ã])], s̃, ã the sensory
  * and action vectors divided by per-field scales (a prior in preprocessing, not in weights). The

@@ -1611,7 +1611,7 @@ export class GateDetector {
     this.uprightness(pose);
     if (!(this.scal[0]! >= 0.8)) return false;
     if (!this.fillFromPose(s, poolIdx, pose)) return false;
-    // hyp3 written out: in about 1 flight in 4 V8 did not inline it here (partialRing's inlining
+    // hyp3 written out: in about 1 flight in 5 V8 did not inline it here (partialRing's inlining
     // budget goes to whichever callees were hot when it was compiled), and the call boxed its three
     // double arguments and its result: 64 B on every close, border-cut gate view (measured, 2026-11-23)
     const pc = s.posCamM!;
