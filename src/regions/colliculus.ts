@@ -298,7 +298,8 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
     this.prevTarget.valid = false;
     this.lastCollision = false;
     this.prevStampS = NaN;
-    this.detector.sightings.length = 0;
+    this.detector.clearSightings();
+    this.out.sightings = this.detector.sightings;
     this.clearOutput();
   }
 
@@ -321,7 +322,8 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
     const o = this.out;
     if (!validFrame(fr)) {
       this.st.badFrames++;
-      this.detector.sightings.length = 0;
+      this.detector.clearSightings();
+      o.sightings = this.detector.sightings;
       this.clearOutput();
       return o;
     }
@@ -339,6 +341,7 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
     this.att.pitchRad = pitch;
     const n = this.detector.detect(fr, this.att);
     const S = this.detector.sightings;
+    o.sightings = S; // the detector swaps in the array of this frame's count
     let rings = 0;
     for (let i = 0; i < n; i++) if (S[i]!.kind === 'ring') rings++;
     if (rings > 0) this.st.framesWithGate++;

@@ -193,8 +193,9 @@ const BIG = 0x3fffffff;
  */
 const HUGE = 1e300;
 /** Insertion sort, best (confidence, then area) first; Array.prototype.sort would allocate. */
-function sortBestFirst(a: GateSighting[]): void {
-  for (let i = 1; i < a.length; i++) {
+/** Sorts a[0..n) best first (insertion sort: a handful of sightings). */
+function sortBestFirst(a: GateSighting[], n: number): void {
+  for (let i = 1; i < n; i++) {
     const v = a[i]!;
     let j = i - 1;
     while (j >= 0 && (a[j]!.confidence < v.confidence || (a[j]!.confidence === v.confidence && a[j]!.areaPx < v.areaPx))) {
@@ -280,9 +281,17 @@ function sort4(a: Int32Array, key: Float64Array | null): void {
  */
 export class GateDetector {
   readonly p: Readonly<DetectorParams>;
-  /** Sightings of the last frame, best first (pooled objects). */
-  readonly sightings: GateSighting[] = [];
+  /**
+   * Sightings of the last frame, best first (pooled objects): one of byCount, swapped in per frame.
+   * (Not one array cut to each frame's count: V8 trims a backing store that `length = m` leaves over
+   * half unused, or drops it at 0, and the next frame with more sightings re-grew it, 144-152 B.)
+   */
+  sightings: GateSighting[];
   private readonly pool: GateSighting[] = [];
+  /** byCount[m]: an array of exactly m slots for a frame with m sightings, filled by index, never resized. */
+  private readonly byCount: GateSighting[][] = [];
+  /** The frame's sightings while they are examined, suppressed and sorted (maxCandidates slots, never resized). */
+  private readonly work: GateSighting[] = [];
   private readonly poolCorners: [[number, number], [number, number], [number, number], [number, number]][] = [];
   private readonly poolPos: Vec3[] = [];
   private readonly poolNormal: Vec3[] = [];
@@ -464,6 +473,21 @@ export class GateDetector {
       this.poolNormal.push([0, 0, 0]);
       this.poolUp.push([0, 0, 0]);
     }
+    for (let m = 0; m <= params.maxCandidates; m++) {
+      // every count's array from the same literal with an object in it, the empty one too: one
+      // elements kind, so the reads of `sightings` stay monomorphic
+      const a: GateSighting[] = [this.pool[0] ?? newSighting()];
+      a.length = 0;
+      for (let k = 0; k < m; k++) a.push(this.pool[k]!);
+      this.byCount.push(a);
+      if (m < params.maxCandidates) this.work.push(this.pool[m]!);
+    }
+    this.sightings = this.byCount[0]!;
+  }
+
+  /** No sightings (a frame refused or skipped before detection). */
+  clearSightings(): void {
+    this.sightings = this.byCount[0]!;
   }
 
   private resize(W: number, H: number): void {
@@ -570,18 +594,20 @@ export class GateDetector {
     this.stats.cornerPoses = 0;
     const nc = this.selectCandidates();
     this.stats.candidates = nc;
-    // filled by index and cut to length once, not emptied (length = 0) and pushed: V8 drops an
-    // emptied array's backing store, and the next push allocated a new one (~150 B every frame)
-    const S = this.sightings;
+    // gathered in the fixed work array and copied into the array of that count, no array ever
+    // resized (see `sightings`)
+    const W = this.work;
     let m = 0;
     for (let k = 0; k < nc; k++) {
       const s = this.pool[m]!;
-      if (this.examine(this.cand[k]!, s, m)) S[m++] = s;
+      if (this.examine(this.cand[k]!, s, m)) W[m++] = s;
     }
-    S.length = m;
-    this.suppressRingParts();
-    sortBestFirst(this.sightings);
-    return this.sightings.length;
+    m = this.suppressRingParts(m);
+    sortBestFirst(W, m);
+    const S = this.byCount[m]!;
+    for (let k = 0; k < m; k++) S[k] = W[k]!;
+    this.sightings = S;
+    return m;
   }
 
   /**
@@ -664,15 +690,15 @@ export class GateDetector {
    * (a strip just outside the checker band). mono8 reports no blobs at all (a dark blob is no gate
    * evidence).
    */
-  private suppressRingParts(): void {
-    const S = this.sightings;
+  private suppressRingParts(n: number): number {
+    const S = this.work;
     let m = 0;
-    for (let i = 0; i < S.length; i++) {
+    for (let i = 0; i < n; i++) {
       const s = S[i]!;
       let keep = true;
       if (s.kind === 'blob') {
         if (this.mono) keep = false;
-        for (let j = 0; j < S.length && keep; j++) {
+        for (let j = 0; j < n && keep; j++) {
           const r = S[j]!;
           if (r.kind !== 'ring' || s.areaPx > r.areaPx) continue;
           const b = r.bboxPx, gx = 0.2 * (b[2] - b[0]), gy = 0.2 * (b[3] - b[1]);
@@ -682,7 +708,7 @@ export class GateDetector {
       }
       if (keep) S[m++] = s;
     }
-    S.length = m;
+    return m;
   }
 
   // ------------------------------------------------------------------ pass 1: classify + runs
