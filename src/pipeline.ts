@@ -438,8 +438,8 @@ export class Pipeline implements Controller {
       if (this.replan) {
         const n = this.hippocampus.upcomingInto(this.planGates, this.upcomingBuf);
         // between gates too: a drone that speeds up between slowed gates arrives at the next one's
-        // entry faster than it can turn onto the axis. (The factor is not kept in a local across the
-        // loop below: held there, it was boxed, 96 B a replan.)
+        // entry faster than it can turn onto the axis. (The loop below reads the factor back from this
+        // field, not from a local: held in a local across the loop it was boxed, 96 B a replan.)
         this.follower.cruiseScale = this.visionRateFactor();
         const gates = (this.planBufs[n] ??= Array.from({ length: n }, () => ({ centerEnuM: [0, 0, 0] as Vec3, forwardEnu: [0, 0, 0] as Vec3, maxSpeedMS: 0 })));
         for (let k = 0; k < n; k++) {
@@ -450,7 +450,7 @@ export class Pipeline implements Controller {
           gp.forwardEnu[0] = Math.cos(g.yawRad);
           gp.forwardEnu[1] = Math.sin(g.yawRad);
           gp.forwardEnu[2] = 0;
-          gp.maxSpeedMS = speedForSigma(g.sigmaM, this.speed) * this.visionRateFactor();
+          gp.maxSpeedMS = speedForSigma(g.sigmaM, this.speed) * this.follower.cruiseScale;
         }
         // a new target starts a new path from here; a corrected estimate only moves the gates
         if (this.persistPath && h.target === this.plannedTarget && gates.length === this.plannedCount) this.follower.updateGates(gates);

@@ -192,8 +192,7 @@ const BIG = 0x3fffffff;
  * computed doubles it makes optimised code box them (a heap allocation per value).
  */
 const HUGE = 1e300;
-/** Insertion sort, best (confidence, then area) first; Array.prototype.sort would allocate. */
-/** Sorts a[0..n) best first (insertion sort: a handful of sightings). */
+/** Insertion sort of a[0..n), best (confidence, then area) first; Array.prototype.sort would allocate. */
 function sortBestFirst(a: GateSighting[], n: number): void {
   for (let i = 1; i < n; i++) {
     const v = a[i]!;
@@ -472,6 +471,7 @@ export class GateDetector {
       this.poolPos.push([0, 0, 0]);
       this.poolNormal.push([0, 0, 0]);
       this.poolUp.push([0, 0, 0]);
+      this.work.push(this.pool[i]!);
     }
     for (let m = 0; m <= params.maxCandidates; m++) {
       // every count's array from the same literal with an object in it, the empty one too: one
@@ -480,7 +480,6 @@ export class GateDetector {
       a.length = 0;
       for (let k = 0; k < m; k++) a.push(this.pool[k]!);
       this.byCount.push(a);
-      if (m < params.maxCandidates) this.work.push(this.pool[m]!);
     }
     this.sightings = this.byCount[0]!;
   }
