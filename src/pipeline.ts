@@ -114,6 +114,18 @@ export interface PipelineTelemetry {
 /** Pipeline.warmUp() has run in this process (V8's type feedback and optimised code are per process). */
 let jitWarm = false;
 
+/** A gate of the follower's plan: one factory for the flight's plans and warmUp's, so both have one hidden class. */
+function newPlanGate(): GatePose {
+  return { centerEnuM: [NaN, NaN, NaN], forwardEnu: [NaN, NaN, NaN], maxSpeedMS: NaN };
+}
+
+/**
+ * Replans warmUp makes on a throwaway follower: enough for V8 to optimise replanFrom, which flight
+ * calls only a few times a second (it was first optimised ~60 s into a flight, in the steady window,
+ * and in some runs that compile left one 96 B allocation in the command tick).
+ */
+const WARM_REPLANS = 3000;
+
 /** GuardInput with number-only stamps (a class of its own: a plain object literal would share its hidden class, and its fields' representation, with guardInStart's nulls). */
 class GuardIn implements GuardInput {
   proposed: CtbrCommand | null = null;
@@ -195,14 +207,47 @@ export class Pipeline implements Controller {
 
   /**
    * JIT warm-up, once per process, before the first flight (GateDetector.warmUp: the detector's
-   * rare paths, so that steady flight frames allocate nothing). Changes no state of this pipeline:
+   * rare paths, so that steady flight frames allocate nothing; warmUpFollower: the replanning, so
+   * that V8 optimises it before, not during, the steady state). Changes no state of this pipeline:
    * a flight flies the same with or without it. Returns false when this process was already warm.
    */
   warmUp(): boolean {
     if (jitWarm) return false;
     jitWarm = true;
     this.colliculus.warmUp();
+    this.warmUpFollower();
     return true;
+  }
+
+  /**
+   * replanFrom, updateGates and step on a throwaway follower, with plan gates of the flight's hidden
+   * class. Its fields must take the flight's representations (doubles: the start yaw, cruiseScale),
+   * or the flight's follower arrives with another hidden class and the optimised code is thrown away.
+   */
+  private warmUpFollower(): void {
+    const f = new GatePathFollower(this.follower.cfg, 0.5);
+    f.cruiseScale = 0.75;
+    const pos: Vec3 = [0.5, 0.25, 1.5], vel: Vec3 = [2.5, 0.5, 0.25];
+    for (let n = 1; n <= this.planGates; n++) {
+      const gates = Array.from({ length: n }, newPlanGate);
+      for (let k = 0; k < n; k++) {
+        const g = gates[k]!;
+        // doubles, as in flight (an array given only small integers keeps another elements kind)
+        g.centerEnuM[0] = 8.5 * (k + 1);
+        g.centerEnuM[1] = 0.5 * k + 0.25;
+        g.centerEnuM[2] = 1.5;
+        g.forwardEnu[0] = Math.cos(0.1 * k + 0.05);
+        g.forwardEnu[1] = Math.sin(0.1 * k + 0.05);
+        g.forwardEnu[2] = 0;
+        g.maxSpeedMS = 6.5;
+      }
+      for (let i = 0; i < WARM_REPLANS; i++) {
+        pos[0] = 0.5 + 1e-3 * i;
+        f.replanFrom(pos, vel, gates);
+        f.updateGates(gates);
+        f.step(pos, vel);
+      }
+    }
   }
 
   // Scratch for the hot paths, reused every tick so steady flight allocates nothing (each is read
@@ -441,7 +486,7 @@ export class Pipeline implements Controller {
         // entry faster than it can turn onto the axis. (The loop below reads the factor back from this
         // field, not from a local: held in a local across the loop it was boxed, 96 B a replan.)
         this.follower.cruiseScale = this.visionRateFactor();
-        const gates = (this.planBufs[n] ??= Array.from({ length: n }, () => ({ centerEnuM: [0, 0, 0] as Vec3, forwardEnu: [0, 0, 0] as Vec3, maxSpeedMS: 0 })));
+        const gates = (this.planBufs[n] ??= Array.from({ length: n }, newPlanGate));
         for (let k = 0; k < n; k++) {
           const g = this.upcomingBuf[k]!, gp = gates[k]!;
           gp.centerEnuM[0] = g.centerEnuM[0];

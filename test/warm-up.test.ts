@@ -14,6 +14,9 @@ import { cameraProfile, frameBytes, makeCameraFrame } from '../sim/camera.js';
 import { Renderer } from '../sim/render.js';
 import type { GateSpec } from '../sim/types.js';
 import type { CameraFrame } from '../src/tracts/io.js';
+import { Pipeline } from '../src/pipeline.js';
+import { RACE_DEFAULTS, buildSim, pipelineConfigFor } from '../src/cli/race.js';
+import { runRace } from '../sim/runner.js';
 
 const DEG = Math.PI / 180;
 const gate: GateSpec = { index: 0, centerEnuM: [0, 0, 2], yawRad: 0, pitchRad: 0, innerM: 1.5, outerM: 2.7, depthM: 0.26 };
@@ -78,5 +81,27 @@ describe('JIT warm-up', () => {
     expect(posed).toBeGreaterThan(0); // the frames exercised detection, not only empty sky
     expect(warmed.stats).toEqual(fresh.stats);
     expect(warmed).toEqual(fresh);
+  });
+});
+
+describe('Pipeline.warmUp', () => {
+  it('runs once per process, leaves the pipeline (its follower included) as a fresh one, and the flight is the same', () => {
+    const o = { ...RACE_DEFAULTS, controller: 'pipeline' as const, track: 'warmup', laps: 1, seed: 3, latencyMs: 30 };
+    const fly = (warm: boolean) => {
+      const sim = buildSim(o);
+      const p = new Pipeline(pipelineConfigFor(sim, o));
+      const fresh = new Pipeline(pipelineConfigFor(sim, o));
+      if (warm) {
+        expect(p.warmUp()).toBe(true);
+        expect(p.warmUp()).toBe(false); // V8's optimised code is per process: once is enough
+        // the warm-up's replans went to a throwaway follower: nothing of it is kept
+        expect(p.follower).toEqual(fresh.follower);
+        expect(p).toEqual(fresh);
+      }
+      return runRace(sim, p, { laps: 1, seed: 3, recordHz: 0 }).result;
+    };
+    const warmed = fly(true), cold = fly(false);
+    expect(warmed.completed).toBe(true);
+    expect(JSON.stringify({ laps: warmed.laps, events: warmed.events })).toBe(JSON.stringify({ laps: cold.laps, events: cold.events }));
   });
 });

@@ -66,18 +66,27 @@ export class GatePathFollower {
   /** Vertices in the current path (segments: n − 1). */
   private n = 0;
   private seg = 0;
-  /** `= 0`, not declared bare: a field that starts as undefined keeps every double stored in it boxed (16 B a store). */
-  private yawRad = 0;
+  // The fields that hold doubles start as NaN (a double), set to their defaults in the constructor:
+  // started as 0 (a small integer), the first double stored changes the object's hidden class, and a
+  // follower built earlier (the flight's, before Pipeline.warmUp's) then meets code optimised for the
+  // other class and throws it away. (Not declared bare either: a field that starts as undefined keeps
+  // every double stored in it boxed, 16 B a store.)
+  private yawRad = NaN;
   readonly cfg: FollowerConfig;
   /**
    * Scales the cruise speed (between gates as well as at them; the gates' own limits come in
    * GatePose.maxSpeedMS). Set before a (re)plan; 1 = as configured.
    */
-  cruiseScale = 1;
+  cruiseScale = NaN;
 
   constructor(cfg: Partial<FollowerConfig> = {}, initialYawRad = 0) {
     this.cfg = { ...FOLLOWER_DEFAULTS, ...cfg };
     this.yawRad = initialYawRad;
+    this.cruiseScale = 1;
+    this.startSpeed = 0;
+    this.startTail = 0;
+    this.laFromM = 0;
+    this.laDistM = 0;
   }
 
   /**
@@ -116,9 +125,10 @@ export class GatePathFollower {
   }
 
   private havePath = false;
-  private readonly startPos: Vec3 = [0, 0, 0];
-  private startSpeed = 0;
-  private startTail = 0;
+  /** NaN, a double, for the elements kind: see yawRad. */
+  private readonly startPos: Vec3 = [NaN, NaN, NaN];
+  private startSpeed = NaN;
+  private startTail = NaN;
   private startSkipEntry = false;
   private gateCount = 0;
 
@@ -294,11 +304,11 @@ export class GatePathFollower {
   }
 
   /** Reused every tick: copy what you keep. */
-  private readonly out: GuidanceOutput = { accEnuMS2: [0, 0, 0], yawRad: 0, speedRefMS: 0, segment: 0, finished: false };
-  private readonly scratch: Vec3 = [0, 0, 0];
+  private readonly out: GuidanceOutput = { accEnuMS2: [0, 0, 0], yawRad: NaN, speedRefMS: NaN, segment: 0, finished: false };
+  private readonly scratch: Vec3 = [NaN, NaN, NaN];
 
-  private laFromM = 0;
-  private laDistM = 0;
+  private laFromM = NaN;
+  private laDistM = NaN;
 
   /** The point laDistM ahead of the point laFromM along the current segment, into `into`. */
   private lookAhead(into: Vec3): Vec3 {
