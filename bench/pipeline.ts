@@ -111,7 +111,7 @@ export async function benchPipeline(): Promise<Record<string, unknown>> {
         "Third cause, found the same day: in about 1 run in 5 (14 of 75 scratch runs), 221 of the 896 steady frames allocated 64 B (128 B with two): the frames with a close gate cut by the image border (~< 4 m), whose pose the detector's partialRing solves. There V8 sometimes did not inline hyp3 (the range check), and the call boxed its three double arguments and its result (sampling heap profiler started mid-flight in a bad run: 48 B self in partialRing, 16 B in hyp3). It looked like the heading-view code because close views are heading views. hyp3 is written out there since the commit after 49bc7a5 (16 of 16 runs then: 0 allocating frames). " +
         "Also seen once in 75 runs: every frame 16 B, the double returned by hippocampus.relativeSigmaM() when expectedGate's call to it was not inlined (not yet fixed: reading upcomingInto's sigmaM instead shifted onFrame's optimisation into the steady window, 2 frames of 720 B). " +
         "Fourth, deterministic (the same frame in every run): one steady frame of ~900 allocated 152 B in GateDetector.detectLoaded (sampling heap profiler around it): the detector cut its sightings array to each frame's count (length = m), V8 trims an array's backing store when the new length leaves more than half of it unused (to 1 slot there, or to none at length 0), and a later frame with more sightings re-grew it (from 1 slot to 17: 16 + 17 × 8 = 152 B). Since 1ec18e6 each count has its own array, filled by index and never resized. " +
-        'The IMU sample and the command tick allocate nothing (no allocating call). Until the commit after e1cc9a9 the command tick had a JIT event in some runs: one tick at ~64 s, 96 B (once 3.9 KB), when the premotor\'s replanFrom, a few calls a second, was first optimised ~60 s into the flight (4 of 16 allocation-child runs). Pipeline.warmUp() now replans on a throwaway follower until V8 optimises replanFrom, and the follower\'s double fields and vectors start as doubles (NaN) so that the flight\'s follower, built before the warm-up, has the warm-up\'s hidden class and elements kinds and keeps that code (--trace-opt: no pipeline function is optimised after 34 s of this 66 s flight). Then 16 of 16 runs one at a time had 0 allocating frames, IMU samples and command ticks, and of 8 run two at a time (both cores busy) 7 had 0 and one had one IMU sample of 2160 B: in a traced run the simulator\'s own functions are still optimised inside the steady window (sim/camera.ts at ~40 s, world.renderFrame at ~54 s), and a finished concurrent compile is installed at the main thread\'s next interrupt check, which can fall inside a measured pipeline call (a likely cause, not proven). ' +
+        'The IMU sample and the command tick allocate nothing (no allocating call). Until the commit after e1cc9a9 the command tick had a JIT event in some runs: one tick at ~64 s, 96 B (once 3.9 KB), when the premotor\'s replanFrom, a few calls a second, was first optimised ~60 s into the flight (4 of 16 allocation-child runs). Pipeline.warmUp() now replans on a throwaway follower until V8 optimises replanFrom, and the follower\'s double fields and vectors start as doubles (NaN) so that the flight\'s follower, built before the warm-up, has the warm-up\'s hidden class and elements kinds and keeps that code (--trace-opt: no pipeline function is optimised after 34 s of this 66 s flight). Then 16 of 16 runs one at a time had 0 allocating frames, IMU samples and command ticks, and of 20 run two at a time (both cores busy) 19 had 0 and one had one IMU sample of 2160 B (firstAllocating now records when such a call came): in a traced run the simulator\'s own functions are still optimised inside the steady window (sim/camera.ts at ~40 s, world.renderFrame at ~54 s), and a finished concurrent compile is installed at the main thread\'s next interrupt check, which can fall inside a measured pipeline call (a likely cause, not proven). ' +
         "Before flight, Pipeline.warmUp() (once per process, ~0.3-0.5 s; race, the daemon and this bench call it) drives the gate detector's rare paths on a throwaway detector (and the follower's replanning on a throwaway follower), so the flight's detector is untouched and flights are identical with and without it (race --json, aigp-qualifier seeds 1-2 and split-s seed 1). " +
         "Without it, partialRing first took its no-horizontal-edge branch (pose from corners) ~41 s into this flight, was deoptimised there, and its re-optimised code was installed during a frame ~1 s later (~32 KB of code metadata in old space); the branch's helpers (cornersFromLines, meet, toward) ran a few times a minute in the baseline tier, where every floating-point intermediate is a heap number (~1.6 KB each time): 7-8 allocating frames. " +
         'The warm-up detects synthetic gate views the core draws itself (src/vision/synthetic-gate.ts: close, rolled views whose partial ring takes that branch, found by a search over such poses), so partialRing is optimised with it, then runs poseFromCorners (the branch, its own method) and its helpers on synthetic edge lines through every case until V8 optimises them. ' +
@@ -219,8 +219,12 @@ interface AllocAcc {
   /** Calls that grew the heap by a heap number (16 B) or more, bracket included (~0 B in steady state). */
   allocating: number;
   maxBytes: number;
+  /** Sim time and bytes of the first allocating calls (which event it was: a JIT install at a known time, or every lap). */
+  first: { tS: number; bytes: number }[];
 }
-const acc = (): AllocAcc => ({ sum: 0, n: 0, gcInside: 0, allocating: 0, maxBytes: 0 });
+const acc = (): AllocAcc => ({ sum: 0, n: 0, gcInside: 0, allocating: 0, maxBytes: 0, first: [] });
+/** The allocation flight's sim time, for AllocAcc.first. */
+let allocNowS = 0;
 
 type AllocReport = ReturnType<typeof measurePipelineAllocation>;
 
@@ -272,7 +276,10 @@ function allocFlight(withRegions: boolean) {
     else {
       a.sum += d;
       a.n++;
-      if (d >= 16) a.allocating++;
+      if (d >= 16) {
+        a.allocating++;
+        if (a.first.length < 8) a.first.push({ tS: Math.round(allocNowS * 100) / 100, bytes: d });
+      }
       if (d > a.maxBytes) a.maxBytes = d;
     }
   };
@@ -299,6 +306,7 @@ function allocFlight(withRegions: boolean) {
   sim.arm();
   while (sim.tS < END_S && !sim.judge.crashed && !sim.judge.finished) {
     sim.step();
+    allocNowS = sim.tS;
     cur = sim.tS < WARMUP_UNTIL_S ? windows.warmup : sim.tS >= STEADY_FROM_S ? windows.steady : null;
     regionPass.on = withRegions && cur === windows.steady;
     const whole = withRegions ? null : cur;
@@ -339,6 +347,7 @@ function allocFlight(withRegions: boolean) {
     allocatingCalls: a.allocating,
     maxBytes: a.maxBytes,
     gcInside: a.gcInside,
+    firstAllocating: a.first,
   });
   const report = (w: (typeof windows)['steady']) => {
     const o = ov(w);
