@@ -221,8 +221,9 @@ export class Pipeline implements Controller {
 
   /**
    * replanFrom, updateGates and step on a throwaway follower, with plan gates of the flight's hidden
-   * class. Its fields must take the flight's representations (doubles: the start yaw, cruiseScale),
-   * or the flight's follower arrives with another hidden class and the optimised code is thrown away.
+   * class and doubles wherever flight has doubles: a follower, gate or vector that meets the code in
+   * flight with another hidden class or elements kind throws the optimised code away (--trace-deopt:
+   * "wrong map"), and V8 then optimised it again only ~30-60 s later.
    */
   private warmUpFollower(): void {
     const f = new GatePathFollower(this.follower.cfg, 0.5);
