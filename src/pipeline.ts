@@ -10,9 +10,9 @@ import { camToBodyOfInto, bodyToCamInto } from './math/camera.js';
 import { quatIntegrateInto, quatRotateInto, quatRotateInvInto, quatToEulerInto, type Quat } from './math/quat.js';
 import { dot, norm, type Vec3 } from './math/vec3.js';
 import type { Controller } from './tracts/controller.js';
-import type { CameraFrame, CameraMount, CtbrCommand, ImuSample } from './tracts/io.js';
+import type { CameraFrame, CtbrCommand, ImuSample } from './tracts/io.js';
 import { Vestibular, type TiltObservation, type YawObservation } from './regions/vestibular.js';
-import { Hippocampus, type HippocampusConfig, type HippocampusInput, type UpcomingGate } from './regions/hippocampus.js';
+import { Hippocampus, newUpcomingGate, type HippocampusConfig, type HippocampusInput, type UpcomingGate } from './regions/hippocampus.js';
 import { Colliculus, type ColliculusInput, type ColliculusOutput } from './regions/colliculus.js';
 import { GatePathFollower, type FollowerConfig, type GatePose } from './regions/premotor.js';
 import { MotorStage, type MotorStageInput } from './regions/motor.js';
@@ -119,12 +119,68 @@ function newPlanGate(): GatePose {
   return { centerEnuM: [NaN, NaN, NaN], forwardEnu: [NaN, NaN, NaN], maxSpeedMS: NaN };
 }
 
+/** The colliculus' top-down input, and the camera tilt it was computed for. */
+interface Expectation {
+  rayCam: Vec3;
+  sigmaRad: number;
+  distanceM: number;
+  tiltUpRad: number;
+}
+
+/** One factory for the flight's Expectation and warmUp's (one hidden class; doubles start as doubles). */
+function newExpectation(): Expectation {
+  return { rayCam: [NaN, NaN, NaN], sigmaRad: NaN, distanceM: NaN, tiltUpRad: NaN };
+}
+
+/**
+ * Where gate g (the target: its sigmaM is its uncertainty relative to the drone) should appear in a
+ * camera at posEnuM with body attitude q and out.tiltUpRad: into out. False when it cannot be in
+ * view (behind the image plane, or at the camera). A module function of plain inputs, so that warmUp
+ * can have V8 optimise it before flight; it reads σ from g, not from a call: a double returned by a
+ * call V8 did not inline was boxed, 16 B a frame, in one run of 75.
+ */
+function expectGateInto(out: Expectation, g: UpcomingGate, posEnuM: Readonly<Vec3>, q: Readonly<Quat>, rel: Vec3): boolean {
+  rel[0] = g.centerEnuM[0] - posEnuM[0];
+  rel[1] = g.centerEnuM[1] - posEnuM[1];
+  rel[2] = g.centerEnuM[2] - posEnuM[2];
+  const d = norm(rel);
+  if (d < 1e-3) return false;
+  const cam = bodyToCamInto(rel, quatRotateInvInto(rel, q, rel), out.tiltUpRad);
+  if (cam[2] <= 0) return false;
+  out.rayCam[0] = cam[0] / d;
+  out.rayCam[1] = cam[1] / d;
+  out.rayCam[2] = cam[2] / d;
+  out.sigmaRad = Math.atan2(g.sigmaM + 0.2, d) + 0.03;
+  out.distanceM = d;
+  return true;
+}
+
+/** Calls warmUp makes to expectGateInto (in flight it is called once a frame: optimised ~34 s in). */
+const WARM_EXPECTATIONS = 4000;
+
 /**
  * Replans warmUp makes on a throwaway follower: enough for V8 to optimise replanFrom, which flight
  * calls only a few times a second (it was first optimised ~60 s into a flight, in the steady window,
  * and in some runs that compile left one 96 B allocation in the command tick).
  */
 const WARM_REPLANS = 3000;
+
+/** expectGateInto on throwaway inputs of the flight's hidden classes, the gate ahead and behind in turn. */
+function warmUpExpectation(): void {
+  const out = newExpectation(), g = newUpcomingGate(), rel: Vec3 = [NaN, NaN, NaN];
+  const pos: Vec3 = [0.5, 0.25, 1.5], q: Quat = [Math.cos(0.1), 0.01, 0.02, Math.sin(0.1)];
+  g.centerEnuM[0] = 8.5;
+  g.centerEnuM[1] = 0.75;
+  g.centerEnuM[2] = 1.75;
+  g.yawRad = 0.1;
+  g.index = 1;
+  g.sigmaM = 0.15;
+  out.tiltUpRad = 0.35;
+  for (let i = 0; i < WARM_EXPECTATIONS; i++) {
+    pos[0] = i % 4 === 3 ? 12.5 : 0.5 + 1e-3 * i; // every fourth call the gate is behind
+    expectGateInto(out, g, pos, q, rel);
+  }
+}
 
 /** GuardInput with number-only stamps (a class of its own: a plain object literal would share its hidden class, and its fields' representation, with guardInStart's nulls). */
 class GuardIn implements GuardInput {
@@ -207,8 +263,9 @@ export class Pipeline implements Controller {
 
   /**
    * JIT warm-up, once per process, before the first flight (GateDetector.warmUp: the detector's
-   * rare paths, so that steady flight frames allocate nothing; warmUpFollower: the replanning, so
-   * that V8 optimises it before, not during, the steady state). Changes no state of this pipeline:
+   * rare paths, so that steady flight frames allocate nothing; warmUpFollower and warmUpExpectation:
+   * the replanning and the top-down expectation, so that V8 optimises them before, not during, the
+   * steady state). Changes no state of this pipeline:
    * a flight flies the same with or without it. Returns false when this process was already warm.
    */
   warmUp(): boolean {
@@ -216,6 +273,7 @@ export class Pipeline implements Controller {
     jitWarm = true;
     this.colliculus.warmUp();
     this.warmUpFollower();
+    warmUpExpectation();
     return true;
   }
 
@@ -274,7 +332,9 @@ export class Pipeline implements Controller {
   private readonly tiltObs: TiltObservation = { upBody: [0, 0, 0], gain: NaN, stampS: NaN };
   private readonly yawObs: YawObservation = { deltaRad: NaN };
   private readonly driftIn: HeadingDriftInput = { residualRad: NaN, weight: NaN, dtS: NaN };
-  private readonly expected = { rayCam: [0, 0, 1] as Vec3, sigmaRad: 0, distanceM: 0 };
+  private readonly expected = newExpectation();
+  /** expectGateInto's scratch (NaN: a double array from the start, the elements kind warmUp's has). */
+  private readonly relExpect: Vec3 = [NaN, NaN, NaN];
   // the dt of the colliculus, cortex and cerebellum goes in these reused tracts, not as step()'s
   // argument: a double argument to a call TurboFan does not inline is boxed (see Region.step)
   private readonly colIn: ColliculusInput = { frame: null as unknown as CameraFrame, rollRad: 0, pitchRad: 0, expected: null, bodyRateRadS: [0, 0, 0], dtS: 0 };
@@ -338,7 +398,14 @@ export class Pipeline implements Controller {
     this.hippocampus.setHeadingOf(this.vestibular.eulerInto(this.eulerS));
     const q = this.vestibular.attitudeOfInto(f, this.qFrame);
     const e = quatToEulerInto(q, this.eulerS);
-    const expected = this.expectedGate(q, f.mount);
+    // top-down: where the target gate should appear in this camera (from the map and the pose); the
+    // object is reused, the colliculus reads it within this frame's step. (Here, not in a method of
+    // its own: one that small ran unoptimised, and its copy of the tilt was a 16 B heap number a frame.)
+    let expected: Expectation | null = null;
+    if (this.hippocampus.upcomingInto(1, this.upcomingBuf) >= 1) {
+      this.expected.tiltUpRad = f.mount.tiltUpRad;
+      if (expectGateInto(this.expected, this.upcomingBuf[0]!, this.hippocampus.current.posEnuM, q, this.relExpect)) expected = this.expected;
+    }
     const dtS = Number.isNaN(this.lastFrameStampS) ? 1 / 30 : Math.max(1e-3, f.stampS - this.lastFrameStampS);
     this.lastFrameStampS = f.stampS;
     const cin = this.colIn;
@@ -433,30 +500,6 @@ export class Pipeline implements Controller {
 
   private lastArrivalS = NaN;
   private frameRateHz = 30;
-
-  /** Top-down: where the target gate should appear in this camera (from the map and the pose). */
-  private expectedGate(q: Quat, mount: CameraMount): { rayCam: Vec3; sigmaRad: number; distanceM: number } | null {
-    if (this.hippocampus.upcomingInto(1, this.upcomingBuf) < 1) return null;
-    const g = this.upcomingBuf[0]!;
-    const p = this.hippocampus.current.posEnuM;
-    const rel = this.v3b;
-    rel[0] = g.centerEnuM[0] - p[0];
-    rel[1] = g.centerEnuM[1] - p[1];
-    rel[2] = g.centerEnuM[2] - p[2];
-    const d = norm(rel);
-    if (d < 1e-3) return null;
-    const cam = bodyToCamInto(rel, quatRotateInvInto(rel, q, rel), mount.tiltUpRad);
-    if (cam[2] <= 0) return null;
-    const sigma = Math.atan2(this.hippocampus.relativeSigmaM() + 0.2, d) + 0.03;
-    // reused: the colliculus reads it within this frame's step
-    const out = this.expected;
-    out.rayCam[0] = cam[0] / d;
-    out.rayCam[1] = cam[1] / d;
-    out.rayCam[2] = cam[2] / d;
-    out.sigmaRad = sigma;
-    out.distanceM = d;
-    return out;
-  }
 
   /** The command for this tick: the guard's one command object, valid until the next call (a holder copies it). */
   command(nowS: number): CtbrCommand | null {

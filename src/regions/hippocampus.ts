@@ -112,6 +112,14 @@ export interface UpcomingGate {
   sigmaM: number;
 }
 
+/**
+ * An UpcomingGate to be filled (one factory for upcomingInto's and Pipeline.warmUp's, so both have one
+ * hidden class; the doubles start as doubles, NaN, so that the first value written does not change it).
+ */
+export function newUpcomingGate(): UpcomingGate {
+  return { centerEnuM: [NaN, NaN, NaN], yawRad: NaN, index: 0, sigmaM: NaN };
+}
+
 const D = 3; // drone states per axis: p, v, b
 
 /**
@@ -642,7 +650,7 @@ export class Hippocampus implements Region<HippocampusInput, HippocampusOutput> 
       const g = this.gates[idx]!;
       let e = out[k];
       if (!e) {
-        e = { centerEnuM: [0, 0, 0], yawRad: 0, index: 0, sigmaM: 0 };
+        e = newUpcomingGate();
         out[k] = e;
       }
       const c = e.centerEnuM;
