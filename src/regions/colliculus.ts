@@ -298,13 +298,14 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
     this.prevTarget.valid = false;
     this.lastCollision = false;
     this.prevStampS = NaN;
-    this.detector.clearSightings();
-    this.out.sightings = this.detector.sightings;
     this.clearOutput();
   }
 
+  /** No sightings, no target, no reflex (a reset, or a frame refused before detection). */
   private clearOutput(): void {
     const o = this.out;
+    this.detector.clearSightings();
+    o.sightings = this.detector.sightings; // the detector swaps arrays: take its empty one
     o.target = null;
     o.orient.yawRateRadS = 0;
     o.orient.pitchRateRadS = 0;
@@ -322,8 +323,6 @@ export class Colliculus implements Region<ColliculusInput, ColliculusOutput> {
     const o = this.out;
     if (!validFrame(fr)) {
       this.st.badFrames++;
-      this.detector.clearSightings();
-      o.sightings = this.detector.sightings;
       this.clearOutput();
       return o;
     }
